@@ -1,0 +1,109 @@
+"""The lab's addressing plan and the description of one simulated device.
+
+Everything the lab creates is named ``camlab*`` and lives in 198.18.0.0/15 (RFC 2544
+benchmarking range). The "internet" the cameras phone home to is 198.19.0.0/16 inside
+the ``camlab-inet`` namespace: real firmware talks to public addresses (114.114.114.114,
+8.8.8.8, vendor clouds); the lab maps each of them into 198.19.0.0/16 so no lab packet
+ever carries a public destination.
+
+Topology::
+
+    host (probe) 198.18.0.1 ── camlab0 (bridge, host ns) ── cameras 198.18.0.10 ... 198.18.3.250
+                                   │
+                          camlab-rtr (router ns) 198.18.3.254
+                             │               │
+           camlab1 (bridge in camlab-rtr)    camlab-inet (fake internet, 198.19.0.0/16)
+           routed district 198.18.8.0/24     DNS 198.19.0.53, cloud sinks, "public" resolvers
+           router leg 198.18.8.1
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PREFIX = "camlab"
+BRIDGE = "camlab0"  # the probe's segment, in the host namespace
+ROUTED_BRIDGE = "camlab1"  # the routed district, inside the router namespace
+AIR_BRIDGE = "camlab-air"  # hidden Wi-Fi interfaces (radio tests)
+LOCAL_SUBNET = "198.18.0.0/22"
+PROBE_IP = "198.18.0.1"
+ROUTER_NS = "camlab-rtr"
+ROUTER_LOCAL_IP = "198.18.3.254"
+ROUTED_SUBNET = "198.18.8.0/24"
+ROUTER_ROUTED_IP = "198.18.8.1"
+INET_NS = "camlab-inet"
+INET_SUBNET = "198.19.0.0/16"
+INET_DNS_IP = "198.19.0.53"
+SITE_DNS_IP = ROUTER_LOCAL_IP  # the city's own resolver (allowed traffic)
+SITE_NTP_IP = ROUTER_LOCAL_IP  # the city's own NTP server (allowed traffic)
+RUN_DIR = "/run/camlab"
+
+
+@dataclass
+class LabDevice:
+    """One simulated device: what it is (ground truth) and how it behaves.
+
+    Generated from a profile (``profiles/*.toml``) and a seed by ``camlab.generate``.
+    ``truth()`` is what ``camaudit lab status --json`` prints; the scanner never reads it.
+    """
+
+    name: str  # "cam001", "pc01", "prn01", "sw01"
+    netns: str  # "camlab-cam001"
+    kind: str  # "camera" | "computer" | "printer" | "switch"
+    profile: str  # profile id, e.g. "hikvision-ds2cd2"
+    vendor: str  # brand on the label, e.g. "Amcrest"
+    oem: str  # real maker, e.g. "Dahua"
+    model: str
+    firmware: str
+    serial: str
+    mac: str
+    ip: str
+    subnet: str  # LOCAL_SUBNET or ROUTED_SUBNET
+    gateway: str
+    hardware_id: str = ""
+    endpoint_uuid: str = ""
+    # protocol surfaces; the service code reads these, the truth reports them
+    http: dict[str, Any] = field(default_factory=dict)
+    rtsp: dict[str, Any] | None = None
+    onvif: dict[str, Any] | None = None
+    wsdiscovery: dict[str, Any] | None = None
+    vendor_ports: list[dict[str, Any]] = field(default_factory=list)
+    radios: list[dict[str, Any]] = field(default_factory=list)
+    phone_home: list[dict[str, Any]] = field(default_factory=list)
+    quirks: list[str] = field(default_factory=list)
+    clock_skew_s: float = 0.0
+    username: str = "admin"
+    password: str = ""
+
+    @property
+    def routed(self) -> bool:
+        return self.subnet == ROUTED_SUBNET
+
+    def services(self) -> list[dict[str, Any]]:
+        """The TCP/UDP services this device listens on: [{port, proto, name}]."""
+        out: list[dict[str, Any]] = []
+        if self.http:
+            out.append({"port": int(self.http.get("port", 80)), "proto": "tcp", "name": "http"})
+            if self.http.get("https_port"):
+                out.append({"port": int(self.http["https_port"]), "proto": "tcp", "name": "https"})
+        if self.rtsp:
+            out.append({"port": int(self.rtsp.get("port", 554)), "proto": "tcp", "name": "rtsp"})
+        if self.wsdiscovery:
+            out.append({"port": 3702, "proto": "udp", "name": "ws-discovery"})
+        for vp in self.vendor_ports:
+            out.append({"port": int(vp["port"]), "proto": vp["proto"], "name": vp["service"]})
+        return out
+
+    def truth(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("password", None)  # ground truth says whether creds are default, not what they are
+        d["services"] = self.services()
+        d["routed"] = self.routed
+        d["onvif_enabled"] = self.onvif is not None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LabDevice:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
