@@ -1,0 +1,71 @@
+# camaudit: every target does its own set-up on a fresh Debian machine (as root).
+#   make demo   simulated lab + full audit + dashboard, prints the URL
+#   make test   the whole test suite (lint, types, unit, probes, web, lab end-to-end)
+#   make bench  benchmarks against nmap / arp-scan / tshark (writes docs/benchmarks.md figures)
+
+SHELL := /bin/bash
+# GStreamer's RTSP server comes from Debian (python3-gi); the venv sees it through
+# --system-site-packages, so it must be made with Debian's own python3.
+SYS_PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := python3 python3-venv python3-dev python3-gi gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-rtsp \
+	iproute2 procps gcc
+BENCH_APT_PACKAGES := nmap arp-scan tshark
+STAMP_APT := $(VENV)/.apt-stamp
+STAMP_PIP := $(VENV)/.pip-stamp
+CAMERAS ?= 24
+PORT ?= 8080
+
+.PHONY: all deps demo test lint typecheck unit bench lab-up lab-down clean
+
+all: test
+
+$(STAMP_APT):
+	@mkdir -p $(VENV)
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		echo ">> apt-get install (system packages for the lab and the venv)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+	@touch $@
+
+$(STAMP_PIP): $(STAMP_APT) pyproject.toml
+	@test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
+	@echo ">> pip install -e .[dev] into $(VENV)"
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+deps: $(STAMP_PIP)
+
+demo: deps
+	@$(PY) -m auditor.cli.demo --cameras $(CAMERAS) --port $(PORT)
+
+lint: deps
+	@$(VENV)/bin/ruff check auditor probes web deploy/lab/camlab tests
+	@$(VENV)/bin/ruff format --check auditor probes web deploy/lab/camlab tests
+
+typecheck: deps
+	@$(VENV)/bin/mypy
+
+unit: deps
+	@$(PY) -m pytest -W error -q
+
+test: lint typecheck unit
+
+bench: deps
+	@if ! dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null; fi
+	@$(PY) -m pytest -W error -q -s tests/bench -p no:cacheprovider -o testpaths=tests/bench -o norecursedirs=
+
+lab-up: deps
+	@$(VENV)/bin/camaudit lab up --cameras $(CAMERAS)
+
+lab-down: deps
+	@$(VENV)/bin/camaudit lab down
+
+clean: lab-down
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
