@@ -7,10 +7,13 @@ strings the user typed. Pure logic, no network.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from auditor.errors import TargetError
+
+_RANGE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}-\d{1,3}((\.\d{1,3}){3})?$")
 
 #: A scan larger than this many addresses must be asked for explicitly (--max-hosts).
 DEFAULT_MAX_HOSTS = 65536
@@ -35,13 +38,13 @@ def _parse_one(text: str) -> Iterator[ipaddress.IPv4Network]:
     text = text.strip()
     if not text:
         raise TargetError("empty target")
-    if "-" in text and "/" not in text:
+    if _RANGE.match(text):
         # 198.18.0.10-198.18.0.20 or 198.18.0.10-20
         start_s, _, end_s = text.partition("-")
         try:
             start = ipaddress.IPv4Address(start_s)
             if "." not in end_s:
-                end = ipaddress.IPv4Address(".".join(start_s.split(".")[:3] + [end_s]))
+                end = ipaddress.IPv4Address(".".join([*start_s.split(".")[:3], end_s]))
             else:
                 end = ipaddress.IPv4Address(end_s)
         except ValueError as exc:

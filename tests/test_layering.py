@@ -8,9 +8,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 NETWORK_OR_WEB = {
-    "socket", "ssl", "asyncio", "scapy", "zeep", "onvif", "cv2", "fastapi", "starlette",
-    "sqlmodel", "sqlalchemy", "httpx", "uvicorn", "requests", "urllib3", "aiohttp",
-    "http", "urllib", "probes", "web", "camlab",
+    "socket",
+    "ssl",
+    "asyncio",
+    "scapy",
+    "zeep",
+    "onvif",
+    "cv2",
+    "fastapi",
+    "starlette",
+    "sqlmodel",
+    "sqlalchemy",
+    "httpx",
+    "uvicorn",
+    "requests",
+    "urllib3",
+    "aiohttp",
+    "http",
+    "urllib",
+    "probes",
+    "web",
+    "camlab",
 }
 
 
