@@ -80,6 +80,9 @@ class Evidence:
     source: str  # probe or data file that produced it, e.g. "http:80", "oui", "onvif"
     detail: str  # human readable, e.g. "Server: App-webs/ matched hikvision.toml#app-webs"
     value: str | None = None  # the raw value quoted, e.g. the header line
+    # What this evidence supports, e.g. "oem=Dahua", "vendor=Amcrest", "type=camera";
+    # rules cite the evidence behind a claim by filtering on it.
+    claim: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +95,7 @@ class Service:
     name: str  # "http", "https", "rtsp", "onvif", "hikvision-sdk", ...
     banner: str | None = None
     verified_stream: bool | None = None  # rtsp only: media actually received
+    auth: str | None = None  # "none" | "basic" | "digest" | "required" | None (unknown)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,6 +157,10 @@ class Device:
     findings: list[Finding] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # misbehaviour, parse failures, ...
+    clock_offset_s: float | None = None  # device clock minus ours (ONVIF GetSystemDateAndTime)
+    # The raw observations this device was built from, so rules can quote them; not part
+    # of to_dict (the scan JSON carries observations once, at the top level).
+    observations: list[Observation] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def identity_keys(self) -> list[str]:
@@ -186,6 +194,7 @@ class Device:
             "findings": [f.to_dict() for f in self.findings],
             "evidence": [e.to_dict() for e in self.evidence],
             "notes": list(self.notes),
+            "clock_offset_s": self.clock_offset_s,
         }
 
 

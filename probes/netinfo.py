@@ -95,12 +95,12 @@ def parse_ip_addr(text: str) -> list[Interface]:
     return out
 
 
-def _run_ip(args: Sequence[str]) -> str:
+def run_ip(args: Sequence[str]) -> str:
     ip = shutil.which("ip")
     if ip is None:
         raise ProbeError("iproute2 `ip` not found; install iproute2")
     try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        done = subprocess.run(  # fixed argv, no shell
             [ip, "-j", *args], capture_output=True, text=True, timeout=5, check=True
         )
     except (subprocess.SubprocessError, OSError) as exc:
@@ -110,7 +110,7 @@ def _run_ip(args: Sequence[str]) -> str:
 
 def list_interfaces() -> list[Interface]:
     """The host's IPv4 interfaces (``ip -j addr``). Raises :class:`ProbeError`."""
-    return parse_ip_addr(_run_ip(["addr"]))
+    return parse_ip_addr(run_ip(["addr"]))
 
 
 def facing_interface(

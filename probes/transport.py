@@ -9,9 +9,15 @@ can slow a scan down by at most its timeout and can never make it hold more than
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import logging
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 #: Longest string taken from a device (docs/observations.md); bodies get BODY_CAP.
 STR_CAP = 512
@@ -80,13 +86,12 @@ async def read_capped(reader: asyncio.StreamReader, cap: int, deadline: float) -
 async def close_quietly(writer: asyncio.StreamWriter) -> None:
     """Close a stream without letting a device that already hung up raise at us."""
     writer.close()
-    try:
+    # the peer may reset or never acknowledge our FIN/close_notify: nothing left to do
+    with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError, OSError):
         await asyncio.wait_for(writer.wait_closed(), 0.5)
-    except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
-        # the peer reset or never acknowledged our FIN/close_notify: nothing to do
-        pass
 
 
+@functools.cache
 def insecure_tls_context() -> ssl.SSLContext:
     """A TLS client context for identification: no verification, old protocols allowed.
 
@@ -97,11 +102,14 @@ def insecure_tls_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            # Python deprecates TLS 1.0 for *trust*; we only read what old cameras show
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
+    except (ValueError, ssl.SSLError) as exc:
         # an OpenSSL build without the old protocols: keep its defaults
-        pass
+        log.debug("TLS context keeps OpenSSL defaults: %s", exc)
     return ctx
 
 

@@ -65,10 +65,9 @@ def perform_scan(
     progress_enabled: bool = True,
 ) -> ScanResult:
     """Run probes on ``targets``, classify, apply rules; return the :class:`ScanResult`."""
-    from probes.engine import run_scan
-
     from auditor.classify import classify
     from auditor.rules import evaluate
+    from probes.engine import run_scan
 
     started = time.time()
     console = console or Console(stderr=True)

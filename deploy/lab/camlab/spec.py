@@ -19,6 +19,7 @@ Topology::
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,6 +39,42 @@ INET_DNS_IP = "198.19.0.53"
 SITE_DNS_IP = ROUTER_LOCAL_IP  # the city's own resolver (allowed traffic)
 SITE_NTP_IP = ROUTER_LOCAL_IP  # the city's own NTP server (allowed traffic)
 RUN_DIR = "/run/camlab"
+# the link between the router and the fake internet (a /30 inside the lab's range)
+UPLINK_SUBNET = "198.18.255.0/30"
+ROUTER_UPLINK_IP = "198.18.255.1"
+INET_UPLINK_IP = "198.18.255.2"
+# the fake UPnP IGD on the router (SSDP on its camlab0 and camlab1 legs)
+UPNP_HTTP_PORT = 49152
+
+
+def lab_address(ip: str) -> str:
+    """Where a destination a real firmware would use lives in the lab.
+
+    Lab addresses (198.18.0.0/15) are kept; any other IPv4 address (a hard-coded
+    public resolver such as 114.114.114.114 or 8.8.8.8) is modelled in the fake
+    internet as 198.19.<c>.<d>: 198.19.114.114 and 198.19.8.8. No lab packet ever
+    carries a public destination.
+    """
+    octets = [int(o) for o in ip.split(".")]
+    if len(octets) != 4 or not all(0 <= o <= 255 for o in octets):
+        raise ValueError(f"not an IPv4 address: {ip!r}")
+    if octets[0] == 198 and octets[1] in (18, 19):
+        return ip
+    return f"198.19.{octets[2]}.{octets[3]}"
+
+
+def cloud_address(name: str) -> str:
+    """The fake-internet address of a vendor cloud name (deterministic, 198.19.32-231.x).
+
+    198.19.0-31.x is kept for the lab's own infrastructure (DNS 198.19.0.53, ...).
+    """
+    digest = hashlib.sha256(name.strip(".").lower().encode()).digest()
+    return f"198.19.{32 + digest[0] % 200}.{1 + digest[1] % 254}"
+
+
+def veth_name(index: int) -> str:
+    """Name of the host-side veth of the ``index``-th device (<= 15 chars for Linux)."""
+    return f"{PREFIX}-v{index}"
 
 
 @dataclass
@@ -46,6 +83,34 @@ class LabDevice:
 
     Generated from a profile (``profiles/*.toml``) and a seed by ``camlab.generate``.
     ``truth()`` is what ``camaudit lab status --json`` prints; the scanner never reads it.
+
+    ``phone_home`` is a list of dicts, each one thing the device does on a timer from
+    inside its namespace (``camlab.phonehome``); the first run is within ~2 s of the lab
+    coming up. Keys common to every entry:
+
+    - ``kind``: ``"dns" | "udp" | "tcp" | "ntp" | "upnp"``
+    - ``every_s``: seconds between runs (default 30; jittered +-10 % by the seed)
+    - ``resolver``: how names are resolved: ``"site"`` (default, the city's resolver
+      ``SITE_DNS_IP``) or an IPv4 address the firmware hard-codes, written as the real
+      one (``"114.114.114.114"``, ``"8.8.8.8"``); the lab maps it with ``lab_address``
+    - ``note``: free text for the ground truth (e.g. ``"CS2 P2P hello"``)
+
+    Per kind:
+
+    - ``dns``: ``name`` -- one A query for the name.
+    - ``udp``: ``host`` (a cloud name, resolved first, or an IPv4 address, mapped with
+      ``lab_address``), ``port``, ``payload_hex`` (e.g. ``"f1000000"`` for a CS2 P2P
+      hello, or a STUN binding request ``"000100002112a442" + 12 random bytes``). The
+      device waits briefly for an answer; none is needed.
+    - ``tcp``: ``host``, ``port``, optional ``payload_hex`` sent after connecting.
+    - ``ntp``: ``server`` (name or IPv4; ``"site"`` means ``SITE_NTP_IP``) -- one SNTP
+      query to port 123.
+    - ``upnp``: ``internal_port``, ``external_port``, ``protocol`` (``"TCP"``/``"UDP"``),
+      ``description`` -- SSDP M-SEARCH for an InternetGatewayDevice, then a SOAP
+      AddPortMapping to the gateway that answered (recorded in ``RUN_DIR/upnp.jsonl``).
+
+    Every name used in ``dns``/``udp``/``tcp``/``ntp`` entries is answered by the fake
+    internet's DNS (``cloud_address(name)``); any other name gets NXDOMAIN.
     """
 
     name: str  # "cam001", "pc01", "prn01", "sw01"
@@ -87,6 +152,8 @@ class LabDevice:
             out.append({"port": int(self.http.get("port", 80)), "proto": "tcp", "name": "http"})
             if self.http.get("https_port"):
                 out.append({"port": int(self.http["https_port"]), "proto": "tcp", "name": "https"})
+        if self.onvif and int(self.onvif.get("port", 80)) != int(self.http.get("port", 80)):
+            out.append({"port": int(self.onvif["port"]), "proto": "tcp", "name": "onvif"})
         if self.rtsp:
             out.append({"port": int(self.rtsp.get("port", 554)), "proto": "tcp", "name": "rtsp"})
         if self.wsdiscovery:

@@ -1,0 +1,161 @@
+"""ARP sweep of the user's hosts on directly connected subnets, plus the neighbour table.
+
+Raw AF_PACKET (Linux, needs CAP_NET_RAW) rather than scapy's ``srp``: importing scapy
+alone costs ~0.6 s and its srp swept 250 hosts in ~2.1 s on the reference box; a raw
+socket sends 250 requests in a few milliseconds and the sweep lasts exactly its
+timeout. Requests go out of one interface only, the one whose connected subnet holds
+the targets (checked by :func:`probes.netinfo.require_facing`). Without the privilege the
+sweep is skipped and the kernel's neighbour table (filled by our TCP connects) is read
+instead.
+
+Frame layout (RFC 826 over Ethernet II): dst(6) src(6) type 0x0806, then htype 1,
+ptype 0x0800, hlen 6, plen 4, op (1 request / 2 reply), sha, spa, tha, tpa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import socket
+import struct
+from collections.abc import Iterable
+
+from auditor.model import Observation
+from probes.netinfo import Interface, require_facing, run_ip
+
+log = logging.getLogger(__name__)
+
+ETH_P_ARP = 0x0806
+_BROADCAST = b"\xff" * 6
+_ARP_HDR = struct.Struct("!HHBBH6s4s6s4s")
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def build_request(src_mac: str, src_ip: str, target_ip: str) -> bytes:
+    """An Ethernet broadcast ARP who-has ``target_ip``, padded to the 60-byte minimum."""
+    smac = mac_bytes(src_mac)
+    arp = _ARP_HDR.pack(
+        1, 0x0800, 6, 4, 1, smac, socket.inet_aton(src_ip), b"\x00" * 6,
+        socket.inet_aton(target_ip),
+    )  # fmt: skip
+    frame = _BROADCAST + smac + struct.pack("!H", ETH_P_ARP) + arp
+    return frame.ljust(60, b"\x00")
+
+
+def parse_reply(frame: bytes) -> tuple[str, str] | None:
+    """Return (sender ip, sender mac) of an ARP reply frame, or None for anything else."""
+    if len(frame) < 14 + _ARP_HDR.size or frame[12:14] != b"\x08\x06":
+        return None
+    htype, ptype, hlen, plen, op, sha, spa, _tha, _tpa = _ARP_HDR.unpack_from(frame, 14)
+    if (htype, ptype, hlen, plen, op) != (1, 0x0800, 6, 4, 2):
+        return None
+    return socket.inet_ntoa(spa), mac_str(sha)
+
+
+async def sweep(
+    iface: Interface,
+    hosts: Iterable[str],
+    networks: Iterable[ipaddress.IPv4Network],
+    *,
+    timeout: float = 1.0,
+    rounds: int = 2,
+) -> list[Observation]:
+    """ARP every user host on ``iface``'s subnet; return one ``arp`` observation per reply.
+
+    Raises :class:`auditor.errors.TargetError` if ``iface`` does not face the targets,
+    and :class:`PermissionError` without CAP_NET_RAW (the engine then falls back to
+    :func:`neighbours`). Replies from addresses the user did not name are ignored.
+    """
+    targets = require_facing(iface, hosts, networks)
+    if not targets or not iface.can_arp or not iface.mac:
+        return []
+    wanted = set(targets)
+    src_ip = str(iface.address)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    found: dict[str, str] = {}
+    loop = asyncio.get_running_loop()
+    try:
+        sock.bind((iface.name, ETH_P_ARP))
+        sock.setblocking(False)
+
+        def readable() -> None:
+            while True:
+                try:
+                    frame = sock.recv(2048)
+                except (BlockingIOError, InterruptedError):  # drained
+                    return
+                got = parse_reply(frame)
+                if got and got[0] in wanted and got[0] not in found:
+                    found[got[0]] = got[1]
+
+        loop.add_reader(sock.fileno(), readable)
+        try:
+            for rnd in range(max(1, rounds)):
+                for ip in targets:
+                    if ip in found:
+                        continue
+                    try:
+                        sock.send(build_request(iface.mac, src_ip, ip))
+                    except BlockingIOError:  # tx queue full: yield and retry once
+                        await asyncio.sleep(0.001)
+                        sock.send(build_request(iface.mac, src_ip, ip))
+                # later rounds only for hosts still silent; last round waits the timeout
+                await asyncio.sleep(timeout if rnd == rounds - 1 else timeout / 3)
+                if len(found) == len(wanted):
+                    break
+        finally:
+            loop.remove_reader(sock.fileno())
+    finally:
+        sock.close()
+    return [
+        Observation(probe="arp", ip=ip, mac=mac, data={"method": "arp", "interface": iface.name})
+        for ip, mac in sorted(found.items(), key=lambda kv: ipaddress.IPv4Address(kv[0]))
+    ]
+
+
+#: Neighbour states whose lladdr is a real answer (not INCOMPLETE / FAILED).
+_GOOD_STATES = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP"}
+
+
+def parse_neigh(text: str) -> dict[str, tuple[str, str]]:
+    """Parse ``ip -j neigh`` into {ip: (mac, dev)} for entries that resolved."""
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError:
+        log.warning("cannot parse `ip -j neigh` output")
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict) or "lladdr" not in row:
+            continue
+        if not set(row.get("state") or []) & _GOOD_STATES:
+            continue
+        out[str(row.get("dst"))] = (str(row["lladdr"]).lower(), str(row.get("dev", "")))
+    return out
+
+
+def neighbours(hosts: Iterable[str], neigh_json: str | None = None) -> list[Observation]:
+    """``arp`` observations (method "neighbour") for ``hosts`` the kernel has resolved.
+
+    ``neigh_json`` is ``ip -j neigh`` output (read from the system when None).
+    """
+    table = parse_neigh(neigh_json if neigh_json is not None else run_ip(["neigh"]))
+    out = []
+    for ip in hosts:
+        if ip in table:
+            mac, dev = table[ip]
+            out.append(
+                Observation(
+                    probe="arp", ip=ip, mac=mac, data={"method": "neighbour", "interface": dev}
+                )
+            )
+    return out

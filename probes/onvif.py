@@ -1,0 +1,381 @@
+"""ONVIF probe: clock, identity, capabilities, interfaces (radios), media profiles.
+
+Order matters: ``GetSystemDateAndTime`` first and unauthenticated (the ONVIF core
+spec keeps it open) gives ``clock_offset_s``; the WS-Security PasswordDigest is
+then computed over a Created time on the camera's clock, or skewed cameras reject
+correct passwords. ``GetDeviceInformation`` is tried anonymously first; credentials
+are used only when the device refuses, and only when the operator gave some.
+
+Addresses the device advertises (XAddrs) are rewritten to the probed IP: the probe
+only talks to the target it was given, never to a host a device names.
+
+The scan engine calls :func:`probe_onvif`; the zeep glue lives in ``onvif_soap``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from auditor.errors import ProbeError
+from auditor.model import Observation
+from probes import onvif_soap
+from probes.onvif_soap import (
+    CALL_ERRORS,
+    DeviceClients,
+    HttpAuthRequired,
+    classify,
+    clip,
+    plain,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CREDENTIAL_ATTEMPTS = 3
+MAX_PROFILES = 8  # GetStreamUri calls per device
+TOTAL_BUDGET_FACTOR = 6
+MEDIA_NS = "http://www.onvif.org/ver10/media/wsdl"
+CAPABILITY_KEYS = ("Analytics", "Device", "Events", "Imaging", "Media", "PTZ")
+
+
+def pin_host(url: str | None, ip: str, default_port: int) -> str | None:
+    """Return ``url`` with its host replaced by ``ip`` (port and path kept)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or default_port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    host = f"[{ip}]" if ":" in ip else ip
+    return urlunsplit((parts.scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
+
+
+def strip_userinfo(uri: str) -> str:
+    """Drop ``user:pass@`` from a URI a camera reports (some embed their password)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return clip(uri)
+    if "@" not in parts.netloc:
+        return clip(uri)
+    return clip(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+
+
+def _empty_data(xaddr: str) -> dict[str, Any]:
+    return {
+        "xaddr": xaddr,
+        "clock_offset_s": None,
+        "auth": None,
+        "device_info": None,
+        "capabilities": {},
+        "capability_xaddrs": {},  # category -> XAddr as the device advertised it
+        "services": [],
+        "interfaces": [],
+        "scopes": [],
+        "profiles": [],
+        "stream_uris": [],
+        "calls": {},
+    }
+
+
+def _get(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)
+    return d
+
+
+def _if_type(iface: Any) -> int | None:
+    """Return the IANA ifType wherever the firmware put it (Link, Extension, xs:any)."""
+    candidates = [_get(iface, "Link", "InterfaceType"), _get(iface, "Extension", "InterfaceType")]
+    for extra in _get(iface, "Extension", "_any") or []:
+        candidates.append(_get(extra, "InterfaceType"))
+    for value in candidates:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else clip(str(value))
+
+
+class _OnvifProbe:
+    def __init__(
+        self, ip: str, port: int, xaddr: str, timeout: float, creds: list[tuple[str, str]]
+    ) -> None:
+        self.ip = ip
+        self.port = port
+        self.xaddr = xaddr
+        self.timeout = timeout
+        self.creds = creds[:MAX_CREDENTIAL_ATTEMPTS]
+        self.data = _empty_data(xaddr)
+        self.dt_diff: dt.timedelta | None = None
+        self.anon: DeviceClients | None = None
+        self.authed: DeviceClients | None = None
+        self.login_tried = False
+        self.media_xaddr: str | None = None
+
+    @property
+    def clients(self) -> DeviceClients:
+        client = self.authed or self.anon
+        assert client is not None  # created in run() before any call
+        return client
+
+    async def close(self) -> None:
+        for c in (self.anon, self.authed):
+            if c is not None:
+                await c.close()
+
+    async def _invoke(
+        self, clients: DeviceClients, service: str, op: str, kwargs: dict[str, Any]
+    ) -> Any:
+        xaddr = self.xaddr if service == "devicemgmt" else self.media_xaddr
+        if xaddr is None:
+            raise ProbeError("no media service advertised")
+        proxy = clients.service(service, xaddr)
+        async with asyncio.timeout(self.timeout):
+            return plain(await getattr(proxy, op)(**kwargs))
+
+    async def call(
+        self, op: str, service: str = "devicemgmt", record: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Run one operation, record its outcome, return its reply as JSON or None.
+
+        On the first auth refusal, with credentials at hand, log in with this very
+        operation (each credential once) and keep the identity that works.
+        """
+        name = record or op
+        try:
+            result = await self._invoke(self.clients, service, op, kwargs)
+        except CALL_ERRORS as exc:
+            outcome = classify(exc)
+            if isinstance(exc, HttpAuthRequired) and exc.challenge:
+                self.data["http_auth"] = exc.challenge  # e.g. 'Digest realm="Login to ..."'
+            if outcome == "auth" and not self.login_tried and self.creds:
+                outcome, result = await self.login(service, op, kwargs)
+            if outcome != "ok":
+                self.data["calls"][name] = outcome
+                if outcome == "auth" and self.data["auth"] in (None, "none"):
+                    self.data["auth"] = "failed" if self.login_tried else "required"
+                return None
+        self.data["calls"][name] = "ok"
+        return result
+
+    async def login(self, service: str, op: str, kwargs: dict[str, Any]) -> tuple[str, Any]:
+        """Try each credential on ``op``; return (outcome, reply) of the last attempt."""
+        self.login_tried = True
+        outcome = "auth"
+        for index, creds in enumerate(self.creds):
+            clients = await onvif_soap.device_clients(self.timeout, creds, self.dt_diff)
+            try:
+                result = await self._invoke(clients, service, op, kwargs)
+            except CALL_ERRORS as exc:
+                await clients.close()
+                outcome = classify(exc)
+                if outcome != "auth":
+                    return outcome, None  # not a password problem: stop guessing
+                continue
+            self.authed = clients
+            self.data["auth"] = "digest"
+            self.data["credential_index"] = index
+            return "ok", result
+        self.data["auth"] = "failed"
+        return outcome, None
+
+    async def clock(self) -> None:
+        reply = await self.call("GetSystemDateAndTime")
+        utc = _get(reply, "UTCDateTime")
+        try:
+            cam = dt.datetime(
+                int(_get(utc, "Date", "Year")),
+                int(_get(utc, "Date", "Month")),
+                int(_get(utc, "Date", "Day")),
+                int(_get(utc, "Time", "Hour")),
+                int(_get(utc, "Time", "Minute")),
+                int(_get(utc, "Time", "Second")),
+                tzinfo=dt.UTC,
+            )
+        except (TypeError, ValueError):  # no UTCDateTime (local time only) or nonsense
+            self.data["clock_raw"] = reply.get("DateTimeType") if isinstance(reply, dict) else None
+            return
+        self.dt_diff = cam - dt.datetime.now(dt.UTC)
+        self.data["clock_offset_s"] = round(self.dt_diff.total_seconds(), 1)
+        self.data["ntp"] = _get(reply, "DateTimeType") == "NTP"
+
+    def _device_info(self, info: Any) -> None:
+        if not isinstance(info, dict):
+            return
+        self.data["device_info"] = {
+            "manufacturer": _s(info.get("Manufacturer")),
+            "model": _s(info.get("Model")),
+            "firmware": _s(info.get("FirmwareVersion")),
+            "serial": _s(info.get("SerialNumber")),
+            "hardware_id": _s(info.get("HardwareId")),
+        }
+
+    async def identity(self) -> None:
+        info = await self.call("GetDeviceInformation")
+        if info is not None:
+            if self.data["auth"] is None:
+                self.data["auth"] = "none"
+            if self.data["device_info"] is None:
+                self._device_info(info)
+
+    async def capabilities(self) -> None:
+        caps = await self.call("GetCapabilities", Category="All")
+        if not isinstance(caps, dict):
+            return
+        out: dict[str, bool] = {}
+        xaddrs: dict[str, str] = {}
+        for key in CAPABILITY_KEYS:
+            entry = caps.get(key)
+            out[key.lower()] = entry is not None
+            if isinstance(entry, dict) and entry.get("XAddr"):
+                xaddrs[key.lower()] = clip(str(entry["XAddr"]))
+        ext = caps.get("Extension") or {}
+        if isinstance(ext, dict):
+            for key, entry in ext.items():
+                if isinstance(entry, dict) and "XAddr" in entry:
+                    out[key.lower()] = True
+                    xaddrs[key.lower()] = clip(str(entry["XAddr"]))
+        dot11 = _get(caps, "Device", "Network", "Dot11Configuration")
+        out["dot11"] = bool(dot11)
+        self.data["capabilities"] = out
+        self.data["capability_xaddrs"] = xaddrs
+        if "media" in xaddrs and self.media_xaddr is None:
+            self.media_xaddr = pin_host(xaddrs["media"], self.ip, self.port)
+
+    async def services(self) -> None:
+        services = await self.call("GetServices", IncludeCapability=False)
+        if not isinstance(services, list):
+            return
+        names: list[str] = []
+        for svc in services:
+            ns = _s(_get(svc, "Namespace"))
+            if ns:
+                names.append(ns)
+                if ns == MEDIA_NS:
+                    self.media_xaddr = pin_host(_get(svc, "XAddr"), self.ip, self.port)
+        self.data["services"] = names
+
+    async def interfaces(self) -> None:
+        ifaces = await self.call("GetNetworkInterfaces")
+        if not isinstance(ifaces, list):
+            return
+        out = []
+        for iface in ifaces:
+            if_type = _if_type(iface)
+            out.append(
+                {
+                    "token": _s(_get(iface, "token")),
+                    "name": _s(_get(iface, "Info", "Name")),
+                    "mac": _s(_get(iface, "Info", "HwAddress")),
+                    # IANA ifType as the device sent it: 6 Ethernet, 71 802.11, 243/244 3GPP
+                    "if_type": if_type if isinstance(if_type, int) else None,
+                    "enabled": bool(_get(iface, "Enabled")),
+                }
+            )
+        self.data["interfaces"] = out
+
+    async def scopes(self) -> None:
+        scopes = await self.call("GetScopes")
+        if isinstance(scopes, list):
+            self.data["scopes"] = [s for s in (_s(_get(x, "ScopeItem")) for x in scopes) if s]
+
+    async def media(self) -> None:
+        if self.media_xaddr is None:
+            self.data["calls"]["GetProfiles"] = "no media service advertised"
+            return
+        profiles = await self.call("GetProfiles", service="media")
+        if not isinstance(profiles, list):
+            return
+        out = []
+        for prof in profiles[:32]:
+            out.append(
+                {
+                    "token": _s(_get(prof, "token")),
+                    "name": _s(_get(prof, "Name")),
+                    "video_encoding": _s(_get(prof, "VideoEncoderConfiguration", "Encoding")),
+                    "audio": bool(
+                        _get(prof, "AudioEncoderConfiguration")
+                        or _get(prof, "AudioSourceConfiguration")
+                    ),
+                }
+            )
+        self.data["profiles"] = out
+        for prof in out[:MAX_PROFILES]:
+            if not prof["token"]:
+                continue
+            reply = await self.call(
+                "GetStreamUri",
+                service="media",
+                StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                ProfileToken=prof["token"],
+            )
+            uri = _get(reply, "Uri")
+            if uri:
+                self.data["stream_uris"].append(strip_userinfo(str(uri)))
+
+    async def run(self) -> None:
+        self.anon = await onvif_soap.device_clients(self.timeout, None, None)
+        await self.clock()
+        await self.identity()
+        if self.data["calls"].get("GetDeviceInformation") not in ("ok", "auth"):
+            return  # neither an answer nor a refusal: not a working ONVIF endpoint
+        await self.capabilities()
+        await self.services()
+        await self.interfaces()
+        await self.scopes()
+        await self.media()
+
+
+async def probe_onvif(
+    ip: str,
+    port: int,
+    *,
+    xaddr: str | None,
+    timeout: float,
+    credentials: list[tuple[str, str]],
+) -> Observation:
+    """Probe one ONVIF device service and return an ``onvif`` Observation.
+
+    ``timeout`` bounds each SOAP call; the whole probe is bounded by
+    ``TOTAL_BUDGET_FACTOR * timeout``. Never raises for a misbehaving device: the
+    outcome of every call is in ``data["calls"]`` and the first failure that stopped
+    the probe is in ``error``. Credentials are tried (at most three) only when the
+    device refuses anonymous access. ``xaddr`` (from WS-Discovery) is used for its
+    port and path; its host is always replaced by ``ip``.
+    """
+    device_xaddr = pin_host(xaddr, ip, port) or pin_host(
+        f"http://{ip}:{port}/onvif/device_service", ip, port
+    )
+    assert device_xaddr is not None
+    probe = _OnvifProbe(ip, port, device_xaddr, timeout, credentials)
+    error: str | None = None
+    try:
+        async with asyncio.timeout(timeout * TOTAL_BUDGET_FACTOR):
+            await probe.run()
+    except TimeoutError:
+        error = f"timeout after {timeout * TOTAL_BUDGET_FACTOR}s (probe budget)"
+    except ProbeError as exc:  # WSDL could not load: our fault, still no crash
+        error = clip(str(exc))
+    finally:
+        await probe.close()
+    data = probe.data
+    if error is None:
+        info_outcome = data["calls"].get("GetDeviceInformation")
+        if info_outcome not in (None, "ok", "auth"):
+            error = info_outcome
+        elif data["auth"] in ("required", "failed") and data["device_info"] is None:
+            error = "not authorized"
+    return Observation(probe="onvif", ip=ip, port=port, data=data, error=error)

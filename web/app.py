@@ -1,0 +1,123 @@
+"""The app factory: ``create_app(settings)`` builds engine, middleware and routes.
+
+Nothing is created at import time, so tests (and ``camaudit serve``) pass their own
+:class:`~web.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from auditor import __version__
+from auditor.errors import StorageError
+from web.db import open_db
+from web.deps import NotAuthenticated
+from web.routes import admin, auth, findings, ingest, inventory, ops, scans
+from web.sessions import SchemeAwareSessionMiddleware
+from web.settings import Settings, resolve_secret_key
+from web.templating import WEB_DIR, make_templates, render
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return (
+        path.startswith("/api/")
+        or path in ("/metrics", "/openapi.json")
+        or (
+            "application/json" in request.headers.get("accept", "")
+            and "text/html" not in request.headers.get("accept", "")
+        )
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        ctx = {"status": exc.status_code, "detail": exc.detail, "user": None}
+        return render(request, "error.html", ctx, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return render(request, "error.html", {"status": 422, "detail": detail, "user": None}, 422)
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> Response:
+        log.error("storage error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "the database refused the operation"}, status_code=503)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Return a ready dashboard app for ``settings`` (from the environment when None).
+
+    Raises :class:`~auditor.errors.ConfigError` for a placeholder secret in production
+    and :class:`~auditor.errors.StorageError` when the database cannot be prepared.
+    """
+    settings = settings or Settings()
+    secret = resolve_secret_key(settings)
+    engine = open_db(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="camaudit",
+        version=__version__,
+        description="Privacy audit dashboard for municipal IP camera networks.",
+        docs_url=None,  # served by web.routes.ops behind login, with bundled assets
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.templates = make_templates()
+    app.add_middleware(
+        SchemeAwareSessionMiddleware, secret_key=secret, max_age=settings.session_max_age
+    )
+    _install_error_handlers(app)
+    for module in (ops, auth, inventory, findings, scans, ingest, admin):
+        app.include_router(module.router)
+    swagger = _swagger_dir()
+    if swagger is not None:  # before /static, which would otherwise swallow its paths
+        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    return app
+
+
+def _swagger_dir() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:  # optional: /docs then renders without its scripts
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)

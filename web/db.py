@@ -1,0 +1,56 @@
+"""Engine construction and schema creation; nothing is created at import time."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel, create_engine
+
+from auditor.errors import StorageError
+from web import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from web.settings import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Return an engine for ``settings``; SQLite gets WAL, a busy timeout and foreign keys."""
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            raise StorageError("an in-memory SQLite database is not supported; use a file")
+        if settings.database_url is None:
+            settings.ensure_data_dir()
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        busy_ms = settings.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+                cur.execute("PRAGMA foreign_keys=ON")
+                # WAL + NORMAL stays consistent after a crash; only the last commit may go.
+                cur.execute("PRAGMA synchronous=NORMAL")
+            finally:
+                cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables (alembic migrations are later work); raise StorageError."""
+    try:
+        SQLModel.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot create the database schema: {exc}") from exc
+
+
+def open_db(settings: Settings) -> Engine:
+    """Return a ready engine: built, schema created."""
+    engine = make_engine(settings)
+    init_db(engine)
+    return engine

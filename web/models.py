@@ -1,0 +1,279 @@
+"""SQLModel tables, one family per entity: ``XBase`` / ``XCreate`` / ``X`` / ``XPublic``.
+
+Times are Unix epoch seconds (floats), the same unit as the scan JSON, so ingest never
+converts and the API hands back what probes sent. Inputs never carry ids or secrets;
+``*Public`` models never carry password or token hashes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+Role = Literal["admin", "auditor"]
+FindingStatus = Literal["open", "acknowledged", "accepted"]
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def now() -> float:
+    return time.time()
+
+
+# --- Site ------------------------------------------------------------------------------
+
+
+class SiteBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100, unique=True, index=True)
+    description: str = Field(default="", max_length=1000)
+
+
+class SiteCreate(SiteBase):
+    pass
+
+
+class Site(SiteBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: float = Field(default_factory=now)
+
+
+class SitePublic(SiteBase):
+    id: int
+    created_at: float
+
+
+# --- Probe -----------------------------------------------------------------------------
+
+
+class ProbeBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100, unique=True, index=True)
+
+
+class ProbeCreate(ProbeBase):
+    site_id: int
+
+
+class Probe(ProbeBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    # sha256 of the token; the token itself is shown once and never stored.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    revoked: bool = False
+    created_at: float = Field(default_factory=now)
+    last_seen_at: float | None = None
+
+
+class ProbePublic(ProbeBase):
+    id: int
+    site_id: int
+    revoked: bool
+    created_at: float
+    last_seen_at: float | None
+
+
+# --- Scan ------------------------------------------------------------------------------
+
+
+class ScanBase(SQLModel):
+    scan_uid: str = Field(max_length=200)  # the "id" in the scan JSON
+    started: float
+    finished: float
+    targets: list[str] = Field(default_factory=list, sa_type=JSON)
+    stats: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    camaudit_version: str = Field(default="", max_length=50)
+
+
+class Scan(ScanBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("probe_id", "scan_uid", name="uq_scan_probe_uid"),
+        Index("ix_scan_site_started", "site_id", "started"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    probe_id: int = Field(foreign_key="probe.id", index=True)
+    received_at: float = Field(default_factory=now)
+    device_count: int = 0
+    finding_count: int = 0
+    observation_count: int = 0
+
+
+class ScanPublic(ScanBase):
+    id: int
+    site_id: int
+    probe_id: int
+    received_at: float
+    device_count: int
+    finding_count: int
+    observation_count: int
+
+
+# --- Device ----------------------------------------------------------------------------
+
+
+class DeviceBase(SQLModel):
+    ip: str = Field(max_length=64, index=True)
+    mac: str | None = Field(default=None, max_length=32)
+    vendor: str | None = Field(default=None, max_length=100, index=True)
+    oem: str | None = Field(default=None, max_length=100, index=True)
+    model: str | None = Field(default=None, max_length=200)
+    firmware: str | None = Field(default=None, max_length=200)
+    serial: str | None = Field(default=None, max_length=200)
+    hardware_id: str | None = Field(default=None, max_length=200)
+    endpoint_uuid: str | None = Field(default=None, max_length=200)
+    hostname: str | None = Field(default=None, max_length=255)
+    device_type: str = Field(default="unknown", max_length=50, index=True)
+    confidence: float = 0.0
+
+
+class Device(DeviceBase, table=True):
+    __table_args__ = (Index("ix_device_site_last_seen", "site_id", "last_seen"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    first_seen: float
+    last_seen: float
+    last_scan_id: int | None = Field(default=None, foreign_key="scan.id")
+
+
+class DevicePublic(DeviceBase):
+    id: int
+    site_id: int
+    first_seen: float
+    last_seen: float
+    last_scan_id: int | None
+
+
+class DeviceIdentity(SQLModel, table=True):
+    """One identity key (``mac:``, ``serial:``, ``uuid:``, or ``ip:`` as a last resort).
+
+    Matching a scanned device against these keys, not its IP, is what keeps a camera one
+    device when DHCP hands it a new address.
+    """
+
+    __table_args__ = (UniqueConstraint("site_id", "key", name="uq_identity_site_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    key: str = Field(max_length=300)
+    device_id: int = Field(foreign_key="device.id", index=True)
+
+
+class DeviceSighting(SQLModel, table=True):
+    """A device as one scan saw it; ``snapshot`` is that scan's device JSON."""
+
+    __table_args__ = (UniqueConstraint("scan_id", "device_id", name="uq_sighting_scan_device"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", index=True)
+    scan_id: int = Field(foreign_key="scan.id", index=True)
+    ip: str = Field(max_length=64)
+    seen_at: float
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# --- Finding ---------------------------------------------------------------------------
+
+
+class FindingBase(SQLModel):
+    rule: str = Field(max_length=100, index=True)
+    severity: str = Field(max_length=16)
+    title: str = Field(max_length=500)
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    rationale: str = ""
+    remediation: str = ""
+
+
+class Finding(FindingBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "rule", "key", name="uq_finding_device_rule_key"),
+        Index("ix_finding_status_rank", "status", "severity_rank"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", index=True)
+    key: str = Field(max_length=64)  # stable per (rule, title) so one rule can fire twice
+    severity_rank: int = Field(default=0, index=True)
+    first_seen: float
+    last_seen: float
+    first_scan_id: int | None = Field(default=None, foreign_key="scan.id")
+    last_scan_id: int | None = Field(default=None, foreign_key="scan.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    justification: str | None = None
+    expires_at: float | None = None
+    acknowledged_by: str | None = Field(default=None, max_length=100)
+    acknowledged_at: float | None = None
+
+
+class FindingPublic(FindingBase):
+    id: int
+    device_id: int
+    severity_rank: int
+    first_seen: float
+    last_seen: float
+    first_scan_id: int | None
+    last_scan_id: int | None
+    status: str
+    effective_status: str = "open"  # "accepted" past its expiry reads as "open"
+    justification: str | None
+    expires_at: float | None
+    acknowledged_by: str | None
+    acknowledged_at: float | None
+
+
+class FindingAcknowledge(SQLModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class FindingAccept(SQLModel):
+    justification: str = Field(min_length=3, max_length=2000)
+    expires_at: float  # epoch seconds; accepting a risk forever is not an option
+
+
+# --- Observation -----------------------------------------------------------------------
+
+
+class Observation(SQLModel, table=True):
+    """Raw probe output, kept so rules can be re-run later without rescanning."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scan_id: int = Field(foreign_key="scan.id", index=True)
+    probe: str = Field(max_length=50)
+    ip: str = Field(max_length=64)
+    port: int | None = None
+    mac: str | None = Field(default=None, max_length=32)
+    at: float = 0.0
+    error: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# --- User and audit log ----------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    username: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    role: str = Field(default="auditor", max_length=16)
+
+
+class UserCreate(UserBase):
+    password: str = Field(min_length=10, max_length=1024)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str
+    disabled: bool = False
+    created_at: float = Field(default_factory=now)
+
+
+class UserPublic(UserBase):
+    id: int
+    disabled: bool
+    created_at: float
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: float = Field(default_factory=now, index=True)
+    actor: str = Field(max_length=120)  # "user:alice", "probe:pi-north", "cli"
+    action: str = Field(max_length=60)
+    target: str = Field(default="", max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

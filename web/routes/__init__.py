@@ -1,0 +1,1 @@
+"""HTTP routes: each page has a JSON twin under ``/api`` built from the same query."""

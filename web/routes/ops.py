@@ -1,0 +1,125 @@
+"""Health, Prometheus metrics, and the API docs (served offline, behind login)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col, func, select
+from starlette.responses import Response
+
+from web.deps import (
+    MaybeUser,
+    NotAuthenticated,
+    SessionDep,
+    SettingsDep,
+    bearer_token,
+    current_user,
+)
+from web.models import Device, Finding, Probe, Scan, Site
+from web.queries import SEVERITIES, effective_status
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz(session: SessionDep) -> JSONResponse:
+    """Liveness and database reachability; no authentication."""
+    try:
+        session.exec(select(text("1"))).one()
+    except SQLAlchemyError:
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def metrics_auth(request: Request, user: MaybeUser, settings: SettingsDep) -> None:
+    """Admin session, or ``Authorization: Bearer $CAMAUDIT_METRICS_TOKEN``."""
+    token = bearer_token(request)
+    if token is not None and settings.metrics_token:
+        if hmac.compare_digest(token, settings.metrics_token):
+            return
+        raise NotAuthenticated("invalid metrics token")
+    if user is None:
+        raise NotAuthenticated()
+    if user.role != "admin":
+        raise HTTPException(status_code=403, detail="admin role or metrics token required")
+
+
+def _line(name: str, value: float, **labels: Any) -> str:
+    if labels:
+        esc = ",".join(
+            f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+            for k, v in labels.items()
+        )
+        return f"{name}{{{esc}}} {value}"
+    return f"{name} {value}"
+
+
+@router.get("/metrics", dependencies=[Depends(metrics_auth)], response_class=PlainTextResponse)
+def metrics(session: SessionDep) -> PlainTextResponse:
+    """Prometheus text format: devices per site, findings by severity and status, scans."""
+    out = ["# HELP camaudit_devices Devices known, per site.", "# TYPE camaudit_devices gauge"]
+    for site, n in session.exec(
+        select(Site.name, func.count(col(Device.id)))
+        .outerjoin(Device, col(Device.site_id) == Site.id)
+        .group_by(Site.name)
+    ).all():
+        out.append(_line("camaudit_devices", n, site=site))
+    out += ["# HELP camaudit_findings Findings by severity and status.",
+            "# TYPE camaudit_findings gauge"]  # fmt: skip
+    eff = effective_status()
+    counts = {
+        (s, st): n
+        for s, st, n in session.exec(
+            select(Finding.severity, eff, func.count())
+            .join(Device, col(Device.id) == Finding.device_id)
+            .group_by(Finding.severity, eff)
+        ).all()
+    }
+    for sev in SEVERITIES:
+        for status in ("open", "acknowledged", "accepted", "resolved"):
+            out.append(
+                _line(
+                    "camaudit_findings", counts.get((sev, status), 0), severity=sev, status=status
+                )
+            )
+    out += ["# HELP camaudit_scans_total Scans received.", "# TYPE camaudit_scans_total counter"]
+    out.append(
+        _line("camaudit_scans_total", session.exec(select(func.count()).select_from(Scan)).one())
+    )
+    out += ["# HELP camaudit_last_scan_timestamp_seconds Finish time of the latest scan, per site.",
+            "# TYPE camaudit_last_scan_timestamp_seconds gauge"]  # fmt: skip
+    for site, last in session.exec(
+        select(Site.name, func.max(Scan.finished))
+        .join(Scan, col(Scan.site_id) == Site.id)
+        .group_by(Site.name)
+    ).all():
+        out.append(_line("camaudit_last_scan_timestamp_seconds", last or 0, site=site))
+    out += ["# HELP camaudit_probes Probes by state.", "# TYPE camaudit_probes gauge"]
+    for revoked, n in session.exec(
+        select(Probe.revoked, func.count()).group_by(col(Probe.revoked))
+    ).all():
+        out.append(_line("camaudit_probes", n, state="revoked" if revoked else "active"))
+    return PlainTextResponse("\n".join(out) + "\n", media_type="text/plain; version=0.0.4")
+
+
+@router.get("/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False, dependencies=[Depends(current_user)])
+def docs() -> Response:
+    # Swagger UI's assets come from the swagger-ui-bundle wheel: no CDN on an isolated VLAN.
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="camaudit API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
