@@ -56,6 +56,24 @@ def pin_host(url: str | None, ip: str, default_port: int) -> str | None:
     return urlunsplit((parts.scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
 
 
+def _device_xaddr(xaddr: str | None, ip: str, port: int) -> str:
+    """Return where to reach the device service: ``ip:port`` with the xaddr's path.
+
+    ``port`` (the engine's choice, and the observation's port) wins over the port an
+    xaddr names, so the observation says where we really talked.
+    """
+    path = "/onvif/device_service"
+    if xaddr:
+        try:
+            parts = urlsplit(xaddr.strip())
+        except ValueError:
+            parts = None
+        if parts is not None and parts.path:
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}{clip(path, 256)}"
+
+
 def strip_userinfo(uri: str) -> str:
     """Drop ``user:pass@`` from a URI a camera reports (some embed their password)."""
     try:
@@ -353,13 +371,10 @@ async def probe_onvif(
     ``TOTAL_BUDGET_FACTOR * timeout``. Never raises for a misbehaving device: the
     outcome of every call is in ``data["calls"]`` and the first failure that stopped
     the probe is in ``error``. Credentials are tried (at most three) only when the
-    device refuses anonymous access. ``xaddr`` (from WS-Discovery) is used for its
-    port and path; its host is always replaced by ``ip``.
+    device refuses anonymous access. Only the path of ``xaddr`` (from WS-Discovery)
+    is used; the device is always reached at ``ip:port``.
     """
-    device_xaddr = pin_host(xaddr, ip, port) or pin_host(
-        f"http://{ip}:{port}/onvif/device_service", ip, port
-    )
-    assert device_xaddr is not None
+    device_xaddr = _device_xaddr(xaddr, ip, port)
     probe = _OnvifProbe(ip, port, device_xaddr, timeout, credentials)
     error: str | None = None
     try:

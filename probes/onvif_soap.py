@@ -45,10 +45,12 @@ MAX_STR = 512
 
 # Device replies are untrusted. lxml limits stay on (no huge_tree), any DTD is
 # refused (SOAP 1.1/1.2 forbid a DOCTYPE in a message, so no camera needs one),
-# entities are forbidden and nothing external is fetched. strict=False keeps
-# zeep's tolerance for the extra/misordered elements real cameras send.
+# entities are forbidden and nothing external is fetched. strict=True turns off
+# lxml's recover mode, so truncated or broken XML is an error, not a half-filled
+# reply. zeep's schema tolerance for the extra/misordered elements real cameras send
+# comes from the WSDL documents' own settings (onvif's, strict=False), not these.
 DEVICE_SETTINGS = Settings(
-    strict=False,
+    strict=True,
     xml_huge_tree=False,
     forbid_dtd=True,
     forbid_entities=True,
@@ -238,7 +240,11 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused" if "refused" in str(exc).lower() else clip(str(exc))
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return clip(f"cannot connect: {exc.os_error}")
+    if isinstance(exc, ProbeError):
+        return clip(str(exc))
     return clip(f"{type(exc).__name__}: {exc}")
 
 

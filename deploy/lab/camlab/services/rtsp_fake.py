@@ -12,7 +12,14 @@ import contextlib
 import secrets
 from email.utils import formatdate
 
-from .common import IDLE_TIMEOUT_S, MAX_HEADER_BYTES, DeviceContext, check_basic, check_digest, new_nonce
+from .common import (
+    IDLE_TIMEOUT_S,
+    MAX_HEADER_BYTES,
+    DeviceContext,
+    check_basic,
+    check_digest,
+    new_nonce,
+)
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 # SPS/PPS of a 320x240 constrained-baseline stream: what a camera would advertise.

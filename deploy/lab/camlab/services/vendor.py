@@ -114,7 +114,9 @@ class VendorTcp:
         if self.service == "telnet":
             return b"\r\nLogin incorrect\r\n(none) login: "
         if self.service == "ipp":
-            return b"HTTP/1.1 400 Bad Request\r\nServer: CUPS/2.2 IPP/2.0\r\nContent-Length: 0\r\n\r\n"
+            return (
+                b"HTTP/1.1 400 Bad Request\r\nServer: CUPS/2.2 IPP/2.0\r\nContent-Length: 0\r\n\r\n"
+            )
         return None  # smb, msrpc, jetdirect, lpd: accept and hang up on garbage
 
 
@@ -147,7 +149,11 @@ class VendorUdp(asyncio.DatagramProtocol):
         if self.service == "hikvision-sadp":
             if b"<Probe>" not in data or b"inquiry" not in data:
                 return None
-            uuid = data.split(b"<Uuid>")[1].split(b"</Uuid>")[0].decode("ascii", "replace") if b"<Uuid>" in data else ""
+            uuid = (
+                data.split(b"<Uuid>")[1].split(b"</Uuid>")[0].decode("ascii", "replace")
+                if b"<Uuid>" in data
+                else ""
+            )
             mac = dev.mac.replace(":", "-")
             return (
                 '<?xml version="1.0" encoding="UTF-8"?><ProbeMatch>'
