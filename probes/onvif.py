@@ -57,21 +57,24 @@ def pin_host(url: str | None, ip: str, default_port: int) -> str | None:
 
 
 def _device_xaddr(xaddr: str | None, ip: str, port: int) -> str:
-    """Return where to reach the device service: ``ip:port`` with the xaddr's path.
+    """Return where to reach the device service: ``ip:port`` with the xaddr's scheme and path.
 
     ``port`` (the engine's choice, and the observation's port) wins over the port an
     xaddr names, so the observation says where we really talked.
     """
+    scheme = "https" if port in (443, 8443) else "http"
     path = "/onvif/device_service"
     if xaddr:
         try:
             parts = urlsplit(xaddr.strip())
         except ValueError:
             parts = None
+        if parts is not None and parts.scheme in ("http", "https"):
+            scheme = parts.scheme
         if parts is not None and parts.path:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
     host = f"[{ip}]" if ":" in ip else ip
-    return f"http://{host}:{port}{clip(path, 256)}"
+    return f"{scheme}://{host}:{port}{clip(path, 256)}"
 
 
 def strip_userinfo(uri: str) -> str:

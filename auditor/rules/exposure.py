@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from auditor.model import Device, Severity
-from auditor.rules.facts import cite, observations, open_tcp_ports
+from auditor.model import Device, Evidence, Severity
+from auditor.rules.facts import CAMERA_LIKE, cite, observations, open_tcp_ports
 from auditor.rules.registry import Hit, rule
 
 
@@ -87,6 +87,8 @@ def onvif_anon(dev: Device) -> Hit | None:
     HTTPS); use a certificate from the city's internal CA.""",
 )
 def http_cleartext(dev: Device) -> Hit | None:
+    if dev.device_type not in (*CAMERA_LIKE, "unknown"):
+        return None  # printers and switches have their own audits; keep this report on cameras
     ev = []
     for obs in observations(dev, "http"):
         d = obs.data
@@ -135,9 +137,11 @@ def basic_over_http(dev: Device) -> Hit | None:
 )
 def telnet(dev: Device) -> Hit | None:
     ports = open_tcp_ports(dev)
-    from auditor.model import Evidence
-
-    ev = [Evidence(src, f"TCP {p} (telnet) open", str(p)) for p, src in ports.items() if p in (23, 2323)]
+    ev = [
+        Evidence(src, f"TCP {p} (telnet) open", str(p))
+        for p, src in ports.items()
+        if p in (23, 2323)
+    ]
     return Hit(ev) if ev else None
 
 
@@ -151,7 +155,6 @@ def telnet(dev: Device) -> Hit | None:
     SFTP or the recorder's authenticated protocol.""",
 )
 def ftp(dev: Device) -> Hit | None:
-    from auditor.model import Evidence
-
-    ev = [Evidence(src, "TCP 21 (ftp) open", "21") for p, src in open_tcp_ports(dev).items() if p == 21]
+    ports = open_tcp_ports(dev)
+    ev = [Evidence(src, "TCP 21 (ftp) open", "21") for p, src in ports.items() if p == 21]
     return Hit(ev) if ev else None

@@ -48,24 +48,33 @@ async def bench(n: int, ports: list[int]) -> None:
 
     t0, c0 = time.perf_counter(), time.process_time()
     await onvif_soap.prepare()
-    print(f"WSDL parse once: {time.perf_counter() - t0:.2f}s wall, "
-          f"{time.process_time() - c0:.2f}s CPU")
+    print(
+        f"WSDL parse once: {time.perf_counter() - t0:.2f}s wall, "
+        f"{time.process_time() - c0:.2f}s CPU"
+    )
     creds = [("admin", "Camaudit123")]
     for round_ in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
         obs = await asyncio.gather(
             *(
-                probe_onvif(HOSTS[i % len(HOSTS)], ports[i % len(ports)], xaddr=None,
-                            timeout=5.0, credentials=creds)
+                probe_onvif(
+                    HOSTS[i % len(HOSTS)],
+                    ports[i % len(ports)],
+                    xaddr=None,
+                    timeout=5.0,
+                    credentials=creds,
+                )
                 for i in range(n)
             )
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         ok = sum(1 for o in obs if o.data["device_info"])
         errors = {o.error for o in obs if o.error}
-        print(f"round {round_}: {n} devices, identified {ok}, wall {wall:.2f}s, "
-              f"CPU {cpu:.2f}s = {cpu / n * 1000:.1f} ms CPU/device "
-              f"({len(obs[0].data['calls'])} calls each), errors {errors or None}")
+        print(
+            f"round {round_}: {n} devices, identified {ok}, wall {wall:.2f}s, "
+            f"CPU {cpu:.2f}s = {cpu / n * 1000:.1f} ms CPU/device "
+            f"({len(obs[0].data['calls'])} calls each), errors {errors or None}"
+        )
 
 
 def main() -> None:

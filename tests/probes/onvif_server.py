@@ -23,8 +23,15 @@ from aiohttp import web
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "onvif"
 OPEN_OPS = frozenset({"GetSystemDateAndTime"})  # ONVIF keeps these unauthenticated
 
-_FAULT = """<?xml version="1.0" encoding="UTF-8"?>
-<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault><env:Code><env:Value>env:{code}</env:Value><env:Subcode><env:Value>ter:{sub}</env:Value><env:Subcode><env:Value>ter:{subsub}</env:Value></env:Subcode></env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"""
+_FAULT = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault>'
+    "<env:Code><env:Value>env:{code}</env:Value><env:Subcode><env:Value>ter:{sub}</env:Value>"
+    "<env:Subcode><env:Value>ter:{subsub}</env:Value></env:Subcode></env:Subcode></env:Code>"
+    '<env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason>'
+    "</env:Fault></env:Body></env:Envelope>"
+)
 
 
 def fault(sub: str, subsub: str, reason: str, code: str = "Sender") -> str:
@@ -54,7 +61,9 @@ class FakeOnvifDevice:
             m = re.search(rf"<(?:\w+:)?{tag}\b[^>]*>([^<]*)</", body)
             return m.group(1).strip() if m else None
 
-        user, digest, nonce, created = (grab(t) for t in ("Username", "Password", "Nonce", "Created"))
+        user, digest, nonce, created = (
+            grab(t) for t in ("Username", "Password", "Nonce", "Created")
+        )
         if not (user and digest and nonce and created) or user not in self.users:
             return False
         if "PasswordDigest" not in body:
@@ -85,12 +94,18 @@ class FakeOnvifDevice:
             return 200, self.raw[op]
         path = FIXTURES / f"{self.device}-{op}.xml"
         if not path.exists():
-            body = fault("ActionNotSupported", "ActionNotSupported", "Optional Action Not Implemented")
+            body = fault(
+                "ActionNotSupported", "ActionNotSupported", "Optional Action Not Implemented"
+            )
             return 400, body.encode()
         now = self.now()
         text = Template(path.read_text()).safe_substitute(
-            year=now.year, month=now.month, day=now.day,
-            hour=now.hour, minute=now.minute, second=now.second,
+            year=now.year,
+            month=now.month,
+            day=now.day,
+            hour=now.hour,
+            minute=now.minute,
+            second=now.second,
             channel="102" if "Profile_2" in body else "101",
             profile="Profile_2" if "Profile_2" in body else "Profile_1",
         )
@@ -105,14 +120,20 @@ class FakeOnvifDevice:
             await asyncio.sleep(3600)  # a hung device: the client must give up on its own
         if op not in OPEN_OPS:
             if self.auth == "wsse" and not self._wsse_ok(body):
-                return web.Response(status=400, body=NOT_AUTHORIZED.encode(),
-                                    content_type="application/soap+xml")
+                return web.Response(
+                    status=400, body=NOT_AUTHORIZED.encode(), content_type="application/soap+xml"
+                )
             if self.auth == "http-digest" and not self._http_digest_ok(request):
-                challenge = (f'Digest realm="Login to 7J0A1B2PAZ12345", qop="auth", '
-                             f'nonce="{self.nonce}", opaque="5ccc069c403ebaf9f0171e9517f40e41"')
-                return web.Response(status=401, text="<html>401 Unauthorized</html>",
-                                    headers={"WWW-Authenticate": challenge},
-                                    content_type="text/html")
+                challenge = (
+                    f'Digest realm="Login to 7J0A1B2PAZ12345", qop="auth", '
+                    f'nonce="{self.nonce}", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+                )
+                return web.Response(
+                    status=401,
+                    text="<html>401 Unauthorized</html>",
+                    headers={"WWW-Authenticate": challenge},
+                    content_type="text/html",
+                )
         status, payload = self.reply(op, body)
         return web.Response(status=status, body=payload, content_type="application/soap+xml")
 

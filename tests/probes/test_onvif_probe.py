@@ -22,11 +22,13 @@ def assert_plain_json(value: object) -> None:
 
 
 async def test_skewed_hikvision_needs_digest_on_camera_clock() -> None:
-    dev = FakeOnvifDevice(HIK, users={"admin": "Camaudit123"}, auth="wsse",
-                          skew=dt.timedelta(hours=2))
+    dev = FakeOnvifDevice(
+        HIK, users={"admin": "Camaudit123"}, auth="wsse", skew=dt.timedelta(hours=2)
+    )
     async with OnvifServer(dev, "127.0.3.10") as srv:
-        obs = await probe_onvif("127.0.3.10", srv.port, xaddr=None, timeout=2.0,
-                                credentials=[("admin", "Camaudit123")])
+        obs = await probe_onvif(
+            "127.0.3.10", srv.port, xaddr=None, timeout=2.0, credentials=[("admin", "Camaudit123")]
+        )
     d = obs.data
     assert obs.error is None, obs.error
     assert abs(d["clock_offset_s"] - 7200) < 2
@@ -42,8 +44,7 @@ async def test_skewed_hikvision_needs_digest_on_camera_clock() -> None:
     assert d["capabilities"]["ptz"] is False and d["capabilities"]["dot11"] is False
     assert "http://www.onvif.org/ver20/media/wsdl" in d["services"]
     assert d["interfaces"] == [
-        {"token": "eth0", "name": "eth0", "mac": "44:19:b6:8a:12:34", "if_type": 6,
-         "enabled": True}
+        {"token": "eth0", "name": "eth0", "mac": "44:19:b6:8a:12:34", "if_type": 6, "enabled": True}
     ]
     assert "onvif://www.onvif.org/hardware/DS-2CD2143G0-I" in d["scopes"]
     assert [p["video_encoding"] for p in d["profiles"]] == ["H264", "H264"]
@@ -78,8 +79,9 @@ async def test_skew_is_why_it_works() -> None:
 async def test_http_digest_only_dahua() -> None:
     dev = FakeOnvifDevice(DAHUA, users={"admin": "Dahua2024"}, auth="http-digest")
     async with OnvifServer(dev, "127.0.3.12") as srv:
-        obs = await probe_onvif("127.0.3.12", srv.port, xaddr=None, timeout=2.0,
-                                credentials=[("admin", "Dahua2024")])
+        obs = await probe_onvif(
+            "127.0.3.12", srv.port, xaddr=None, timeout=2.0, credentials=[("admin", "Dahua2024")]
+        )
     d = obs.data
     assert obs.error is None, obs.error
     assert d["auth"] == "digest"
@@ -97,9 +99,11 @@ async def test_anonymous_xiongmai_reports_its_wifi_interface() -> None:
     dev = FakeOnvifDevice(XM)
     async with OnvifServer(dev, "127.0.3.13") as srv:
         obs = await probe_onvif(
-            "127.0.3.13", srv.port,
+            "127.0.3.13",
+            srv.port,
             xaddr="http://192.168.1.10:8899/onvif/device_service",  # as WS-Discovery said
-            timeout=2.0, credentials=[("admin", "never-used")],
+            timeout=2.0,
+            credentials=[("admin", "never-used")],
         )
     d = obs.data
     assert obs.error is None, obs.error
@@ -114,8 +118,7 @@ async def test_anonymous_xiongmai_reports_its_wifi_interface() -> None:
 async def test_not_authorized_without_credentials() -> None:
     dev = FakeOnvifDevice(HIK, users={"admin": "pw"}, auth="wsse")
     async with OnvifServer(dev, "127.0.3.14") as srv:
-        obs = await probe_onvif("127.0.3.14", srv.port, xaddr=None, timeout=2.0,
-                                credentials=[])
+        obs = await probe_onvif("127.0.3.14", srv.port, xaddr=None, timeout=2.0, credentials=[])
     d = obs.data
     assert d["auth"] == "required"
     assert obs.error == "not authorized"
@@ -128,8 +131,7 @@ async def test_wrong_credentials_bounded_and_failed() -> None:
     dev = FakeOnvifDevice(HIK, users={"admin": "right"}, auth="wsse")
     creds = [("admin", f"guess{i}") for i in range(10)]
     async with OnvifServer(dev, "127.0.3.15") as srv:
-        obs = await probe_onvif("127.0.3.15", srv.port, xaddr=None, timeout=2.0,
-                                credentials=creds)
+        obs = await probe_onvif("127.0.3.15", srv.port, xaddr=None, timeout=2.0, credentials=creds)
     assert obs.data["auth"] == "failed"
     assert dev.requests.count("GetDeviceInformation") == 1 + 3
 
@@ -138,8 +140,7 @@ async def test_stalled_device_is_bounded() -> None:
     dev = FakeOnvifDevice(HIK, stall=frozenset({"GetDeviceInformation"}))
     async with OnvifServer(dev, "127.0.3.16") as srv:
         started = time.monotonic()
-        obs = await probe_onvif("127.0.3.16", srv.port, xaddr=None, timeout=0.5,
-                                credentials=[])
+        obs = await probe_onvif("127.0.3.16", srv.port, xaddr=None, timeout=0.5, credentials=[])
     assert time.monotonic() - started < 2.5
     assert obs.data["calls"]["GetDeviceInformation"] == "timeout"
     assert obs.error == "timeout"
@@ -170,3 +171,12 @@ def test_pin_host_and_userinfo() -> None:
     assert pin_host("file:///etc/passwd", "10.0.0.5", 80) is None
     assert pin_host("http://[::1:bad", "10.0.0.5", 80) is None
     assert strip_userinfo("rtsp://a:b@h:554/p") == "rtsp://h:554/p"
+
+
+def test_device_xaddr_keeps_scheme_and_path_but_not_host() -> None:
+    from probes.onvif import _device_xaddr
+
+    assert _device_xaddr("https://10.9.9.9:8443/onvif/dev", "10.0.0.5", 443) == (
+        "https://10.0.0.5:443/onvif/dev"
+    )
+    assert _device_xaddr(None, "10.0.0.5", 80) == "http://10.0.0.5:80/onvif/device_service"

@@ -14,8 +14,7 @@ from probes.rtsp_decode import with_credentials
 @pytest.mark.slow
 async def test_real_h264_stream_decodes_one_frame() -> None:
     with gst_rtsp_server("127.0.3.50", mount="/stream1") as port:
-        obs = await probe_rtsp("127.0.3.50", port, timeout=3.0, credentials=[],
-                               decode_frame=True)
+        obs = await probe_rtsp("127.0.3.50", port, timeout=3.0, credentials=[], decode_frame=True)
     d = obs.data
     assert obs.error is None, obs.error
     assert d["server"] == "GStreamer RTSP server"

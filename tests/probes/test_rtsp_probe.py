@@ -16,8 +16,9 @@ XM = "xiongmai-ipg-50hv20pes-v4.02.r12"
 async def test_open_stream_sends_rtp() -> None:
     cam = FakeRtspCamera(HIK)
     async with RtspServer(cam, "127.0.3.20") as srv:
-        obs = await probe_rtsp("127.0.3.20", srv.port, timeout=2.0, credentials=[],
-                               decode_frame=False)
+        obs = await probe_rtsp(
+            "127.0.3.20", srv.port, timeout=2.0, credentials=[], decode_frame=False
+        )
     d = obs.data
     assert obs.error is None and obs.probe == "rtsp" and obs.port == srv.port
     assert d["server"] == "HikvisionRtspServer"
@@ -35,8 +36,9 @@ async def test_open_stream_sends_rtp() -> None:
 async def test_yes_to_anything_without_rtp_is_not_a_stream() -> None:
     cam = FakeRtspCamera(XM, any_path=True, send_rtp=False)
     async with RtspServer(cam, "127.0.3.21") as srv:
-        obs = await probe_rtsp("127.0.3.21", srv.port, timeout=0.5, credentials=[],
-                               decode_frame=True)
+        obs = await probe_rtsp(
+            "127.0.3.21", srv.port, timeout=0.5, credentials=[], decode_frame=True
+        )
     d = obs.data
     assert d["server"] == "H264DVR 1.0"
     assert d["describe_status"] == 200 and d["path"] == "/"
@@ -48,8 +50,9 @@ async def test_yes_to_anything_without_rtp_is_not_a_stream() -> None:
 async def test_digest_401_without_credentials_records_scheme_and_realm() -> None:
     cam = FakeRtspCamera(HIK, auth="digest", users={"admin": "Camaudit123"})
     async with RtspServer(cam, "127.0.3.22") as srv:
-        obs = await probe_rtsp("127.0.3.22", srv.port, timeout=2.0, credentials=[],
-                               decode_frame=False)
+        obs = await probe_rtsp(
+            "127.0.3.22", srv.port, timeout=2.0, credentials=[], decode_frame=False
+        )
     d = obs.data
     assert obs.error is None
     assert d["describe_status"] == 401 and d["auth"] == "digest"
@@ -62,8 +65,9 @@ async def test_digest_login_then_stream() -> None:
     cam = FakeRtspCamera(HIK, auth="digest", users={"admin": "Camaudit123"})
     creds = [("admin", "wrong"), ("admin", "Camaudit123")]
     async with RtspServer(cam, "127.0.3.23") as srv:
-        obs = await probe_rtsp("127.0.3.23", srv.port, timeout=2.0, credentials=creds,
-                               decode_frame=False)
+        obs = await probe_rtsp(
+            "127.0.3.23", srv.port, timeout=2.0, credentials=creds, decode_frame=False
+        )
     d = obs.data
     assert obs.error is None
     assert d["auth"] == "digest" and d["authenticated"] is True
@@ -75,8 +79,13 @@ async def test_digest_login_then_stream() -> None:
 async def test_basic_login_dahua_path() -> None:
     cam = FakeRtspCamera(DAHUA, auth="basic", users={"admin": "admin123"})
     async with RtspServer(cam, "127.0.3.24") as srv:
-        obs = await probe_rtsp("127.0.3.24", srv.port, timeout=2.0,
-                               credentials=[("admin", "admin123")], decode_frame=False)
+        obs = await probe_rtsp(
+            "127.0.3.24",
+            srv.port,
+            timeout=2.0,
+            credentials=[("admin", "admin123")],
+            decode_frame=False,
+        )
     d = obs.data
     assert d["auth"] == "basic" and d["realm"] == "Login to 7J0A1B2PAZ12345"
     assert d["path"] == "/cam/realmonitor?channel=1&subtype=0"
@@ -87,8 +96,9 @@ async def test_wrong_credentials_are_bounded() -> None:
     cam = FakeRtspCamera(HIK, auth="digest", users={"admin": "right"})
     creds = [("admin", f"guess{i}") for i in range(10)]
     async with RtspServer(cam, "127.0.3.25") as srv:
-        obs = await probe_rtsp("127.0.3.25", srv.port, timeout=2.0, credentials=creds,
-                               decode_frame=False)
+        obs = await probe_rtsp(
+            "127.0.3.25", srv.port, timeout=2.0, credentials=creds, decode_frame=False
+        )
     assert obs.data["authenticated"] is False
     assert len(cam.auth_headers) <= 3 + 1  # three guesses, plus the bogus-path check at most
 
@@ -106,8 +116,7 @@ async def test_silent_device_times_out_with_error() -> None:
     server = await asyncio.start_server(silent, "127.0.3.26", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        obs = await probe_rtsp("127.0.3.26", port, timeout=0.3, credentials=[],
-                               decode_frame=False)
+        obs = await probe_rtsp("127.0.3.26", port, timeout=0.3, credentials=[], decode_frame=False)
         await asyncio.wait_for(hung_up.wait(), 2)  # the probe closed its socket
     finally:
         for w in writers:
@@ -135,8 +144,9 @@ async def test_oversized_and_garbage_replies() -> None:
         server = await asyncio.start_server(handler, "127.0.3.27", 0)
         port = server.sockets[0].getsockname()[1]
         try:
-            obs = await probe_rtsp("127.0.3.27", port, timeout=1.0, credentials=[],
-                                   decode_frame=False)
+            obs = await probe_rtsp(
+                "127.0.3.27", port, timeout=1.0, credentials=[], decode_frame=False
+            )
         finally:
             server.close()
             await server.wait_closed()

@@ -99,8 +99,11 @@ def test_parse_errors() -> None:
 
 def test_sdp_and_control_urls() -> None:
     sdp = parse_sdp(
-        (FIX / "hikvision-ds2cd2143g0-v5.6.3.json").read_text().split('"sdp": "')[1]
-        .split('"')[0].replace("\\n", "\n")
+        (FIX / "hikvision-ds2cd2143g0-v5.6.3.json")
+        .read_text()
+        .split('"sdp": "')[1]
+        .split('"')[0]
+        .replace("\\n", "\n")
     )
     video = sdp.first_video()
     assert video is not None and video.payload_types == [96]
@@ -142,8 +145,9 @@ def test_response_parser_raises_only_parse_error(data: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.integers(100, 599),
-    st.lists(st.tuples(_token, st.text(string.printable.strip("\r\n\x0b\x0c"), max_size=60)),
-             max_size=10),
+    st.lists(
+        st.tuples(_token, st.text(string.printable.strip("\r\n\x0b\x0c"), max_size=60)), max_size=10
+    ),
     st.binary(max_size=200),
 )
 def test_response_round_trip(status: int, headers: list[tuple[str, str]], body: bytes) -> None:

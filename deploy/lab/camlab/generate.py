@@ -49,8 +49,8 @@ NEIGHBOURS = (("computer", "pc01", "198.18.0.5"), ("printer", "prn01", "198.18.0
 ROUTED_EVERY = 5  # one camera in five sits behind the router
 MIN_FOR_FULL_MIX = 20
 _FIRST_HOST = 10
-_LAST_LOCAL = ipaddress.ip_address("198.18.3.250")  # .251-.254 stay for infrastructure
-_LAST_ROUTED = ipaddress.ip_address("198.18.8.250")
+_LAST_LOCAL = ipaddress.IPv4Address("198.18.3.250")  # .251-.254 stay for infrastructure
+_LAST_ROUTED = ipaddress.IPv4Address("198.18.8.250")
 _WIFI_CHANNELS = (1, 6, 11, 36, 44, 149)
 _ALPHABETS = {
     "digits": string.digits,
@@ -85,7 +85,7 @@ def _render(value: Any, fields: _Fields) -> Any:
 
 
 def _hosts(first: str, last: ipaddress.IPv4Address) -> Iterator[str]:
-    addr = ipaddress.ip_address(first)
+    addr = ipaddress.IPv4Address(first)
     while addr <= last:
         if int(addr) & 0xFF not in (0, 255):
             yield str(addr)
@@ -209,11 +209,12 @@ class _Generator:
                     "ssid": str(cfg.get("ssid") or f"IPC-{dev.serial[-5:]}"),
                     "channel": rng.choice(_WIFI_CHANNELS),
                 })  # fmt: skip
-        if force == "cellular" or (not force and rng.random() < float(cfg.get("cellular", 0.0))):
-            if not any(r["kind"] == "cellular" for r in dev.radios):
-                imei = "86" + "".join(rng.choices(string.digits, k=13))
-                dev.radios.append({"kind": "cellular", "reported": rng.random() < 0.5,
-                                   "imei": imei})  # fmt: skip
+        want_cell = force == "cellular" or (
+            not force and rng.random() < float(cfg.get("cellular", 0.0))
+        )
+        if want_cell and not any(r["kind"] == "cellular" for r in dev.radios):
+            imei = "86" + "".join(rng.choices(string.digits, k=13))
+            dev.radios.append({"kind": "cellular", "reported": rng.random() < 0.5, "imei": imei})
 
     def add_quirk(self, dev: LabDevice, quirk: str) -> None:
         if quirk in dev.quirks:
@@ -266,10 +267,10 @@ def generate(cameras: int, seed: int, profile_dir: Path | None = None) -> list[L
     if cameras >= MIN_FOR_FULL_MIX:
         _cover(gen, devices, {p.id: p for p in cams})
     for kind, name, ip in NEIGHBOURS:
-        profile = next((p for p in profiles if p.kind == kind), None)
-        if profile is None:
+        neighbour = next((p for p in profiles if p.kind == kind), None)
+        if neighbour is None:
             raise LabError(f"no {kind} profile: the lab needs its non-camera neighbours")
-        devices.append(gen.device(profile, name, ip, LOCAL_SUBNET, ROUTER_LOCAL_IP))
+        devices.append(gen.device(neighbour, name, ip, LOCAL_SUBNET, ROUTER_LOCAL_IP))
     return devices
 
 
@@ -293,7 +294,7 @@ def _cover(gen: _Generator, cams: list[LabDevice], profiles: dict[str, Profile])
             continue
         able = [
             c for c in cams
-            if not c.radios and float((profiles[c.profile].section("radios") or {}).get(case, 0)) > 0
+            if not c.radios and float(gen.radio_cfg[c.name].get(case, 0)) > 0
         ]  # fmt: skip
         if able:
             cam = gen.rng.choice(able)

@@ -144,7 +144,7 @@ def _validate(d: dict[str, Any]) -> None:
     _str_list(d, "models", "")
     _str_list(d, "firmware", "")
     if "weight" in d:
-        _need(d, "weight", int | float, "")
+        _need(d, "weight", (int, float), "")
     if "default_password_share" in d:
         _share(d["default_password_share"], "default_password_share")
     mac = _need(d, "mac", dict, "")

@@ -54,7 +54,7 @@ def stop_glib_thread() -> None:
         _loop, _thread = None, None
 
 
-class GstRtsp:
+class GstStream:
     """One device's GStreamer RTSP server (paths from the profile, auth, Server banner)."""
 
     def __init__(self, ip: str, rtsp: dict[str, Any], clip: Path, user: str, password: str):

@@ -116,6 +116,7 @@ class FakeRtsp:
             "m=video 0 RTP/AVP 96\r\n"
             "c=IN IP4 0.0.0.0\r\n"
             "a=rtpmap:96 H264/90000\r\n"
-            f"a=fmtp:96 packetization-mode=1;profile-level-id=42c00c;sprop-parameter-sets={_SPROP}\r\n"
+            "a=fmtp:96 packetization-mode=1;profile-level-id=42c00c;"
+            f"sprop-parameter-sets={_SPROP}\r\n"
             "a=control:trackID=1\r\n"
         )

@@ -94,14 +94,14 @@ class DeviceServer:
                     self._udp.append((group, _factory(self.ctx, service, holder)))
 
     def _bind_gst(self) -> None:
-        from .gst import GstRtsp  # GStreamer only when a device streams for real
+        from .gst import GstStream  # GStreamer only when a device streams for real
 
         rtsp = self.device.rtsp or {}
         codec = str(rtsp.get("codec", "h264"))
         clip = self.media_dir / (MJPEG_CLIP if codec == "mjpeg" else H264_CLIP)
         if not clip.is_file():
             clip = ensure_clip(self.media_dir, codec)
-        self._gst = GstRtsp(self.ip, rtsp, clip, self.device.username, self.device.password)
+        self._gst = GstStream(self.ip, rtsp, clip, self.device.username, self.device.password)
         self._gst.attach()
 
     def _tcp_socket(self, port: int) -> socket.socket:

@@ -30,7 +30,7 @@ import contextlib
 import hashlib
 import json
 import struct
-from typing import Any
+from typing import Any, cast
 
 from .common import IDLE_TIMEOUT_S, DeviceContext
 
@@ -130,10 +130,9 @@ class VendorUdp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
         if not self.holder:
-            self.holder.append(transport)
+            self.holder.append(self.transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         answer = self.answer(data[:MAX_READ])
@@ -165,7 +164,8 @@ class VendorUdp(asyncio.DatagramProtocol):
                 f"<IPv4Gateway>{dev.gateway}</IPv4Gateway><DHCP>false</DHCP>"
                 f"<AnalogChannelNum>0</AnalogChannelNum><DigitalChannelNum>1</DigitalChannelNum>"
                 f"<SoftwareVersion>{version}</SoftwareVersion>"
-                f"<DSPVersion>V7.3 build {build}</DSPVersion><BootTime>{self.ctx.now():%Y-%m-%d %H:%M:%S}</BootTime>"
+                f"<DSPVersion>V7.3 build {build}</DSPVersion>"
+                f"<BootTime>{self.ctx.now():%Y-%m-%d %H:%M:%S}</BootTime>"
                 "<Activated>true</Activated><PasswordResetAbility>true</PasswordResetAbility>"
                 "</ProbeMatch>"
             ).encode()
@@ -176,7 +176,7 @@ class VendorUdp(asyncio.DatagramProtocol):
                     "Mac": dev.mac, "Vendor": "General", "HttpPort": dev.http.get("port", 80),
                     "Port": 37777,
                     "IPv4Address": {"IPAddress": ip, "SubnetMask": "255.255.252.0",
-                                    "DefaultGateway": dev.gateway, "DhcpEnable": False}}  # fmt: skip
+                                    "DefaultGateway": dev.gateway}}  # fmt: skip
             return dhip_frame({"method": "client.notifyDevInfo", "params": {"deviceInfo": info},
                                "mac": dev.mac})  # fmt: skip
         if self.service == "xiongmai-discovery":

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import uuid
+from typing import cast
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -121,8 +122,7 @@ class WsdProtocol(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if not self.multicast:
-            assert isinstance(transport, asyncio.DatagramTransport)
-            self.wsd.reply = transport
+            self.wsd.reply = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if len(data) <= MAX_DATAGRAM:

@@ -1,0 +1,12 @@
+"""Finding rules: a registry of small functions, each with a stable id.
+
+Import this package to register every rule. ``evaluate(devices)`` attaches findings;
+``RULES`` lists them (``rules_markdown()`` renders ``docs/rules.md``).
+"""
+
+from __future__ import annotations
+
+from auditor.rules import device, exposure, identity, policy, radio  # noqa: F401 (registers)
+from auditor.rules.registry import RULES, Hit, Rule, evaluate, rule, rules_markdown
+
+__all__ = ["RULES", "Hit", "Rule", "evaluate", "rule", "rules_markdown"]
