@@ -18,6 +18,7 @@ STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PIP := $(VENV)/.pip-stamp
 CAMERAS ?= 24
 PORT ?= 8080
+HOST ?= 127.0.0.1
 
 .PHONY: all deps demo test lint typecheck unit bench lab-up lab-down clean
 
@@ -42,7 +43,7 @@ $(STAMP_PIP): $(STAMP_APT) pyproject.toml
 deps: $(STAMP_PIP)
 
 demo: deps
-	@$(PY) -m auditor.cli.demo --cameras $(CAMERAS) --port $(PORT)
+	@$(VENV)/bin/camaudit demo --cameras $(CAMERAS) --host $(HOST) --port $(PORT)
 
 lint: deps
 	@$(VENV)/bin/ruff check auditor probes web deploy/lab/camlab tests

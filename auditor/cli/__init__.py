@@ -13,6 +13,7 @@ import sys
 import typer
 
 from auditor import __version__
+from auditor.cli import demo as demo_cmds
 from auditor.cli import lab as lab_cmds
 from auditor.cli import scan as scan_cmds
 from auditor.cli import server as server_cmds
@@ -54,6 +55,7 @@ def _root(
 
 scan_cmds.register(app)
 server_cmds.register(app)
+demo_cmds.register(app)
 app.add_typer(lab_cmds.lab_app, name="lab")
 
 

@@ -142,7 +142,8 @@ async def test_rtsp_any_path_200_never_streams(devices: list[LabDevice], serve: 
     answers = await _rtsp(ip, [
         f"OPTIONS {uri} RTSP/1.0\r\nCSeq: 1\r\n\r\n",
         f"DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n",
-        f"SETUP {uri}/trackID=1 RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP/TCP;interleaved=0-1\r\n\r\n",
+        f"SETUP {uri}/trackID=1 RTSP/1.0\r\nCSeq: 3\r\n"
+        "Transport: RTP/AVP/TCP;interleaved=0-1\r\n\r\n",
     ])  # fmt: skip
     assert all(a.startswith("RTSP/1.0 200") for a in answers)
     assert "Server: H264DVR 1.0" in answers[0]
@@ -184,7 +185,7 @@ async def test_opencv_decodes_a_frame(devices: list[LabDevice], serve: Start) ->
 
 async def test_vendor_discovery_and_sdk_ports(devices: list[LabDevice], serve: Start) -> None:
     hik, hik_ip = await serve(pick(devices, "hikvision-ds2cd2"))
-    probe = b'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>AB-1</Uuid><Types>inquiry</Types></Probe>'
+    probe = b"<?xml version='1.0'?><Probe><Uuid>AB-1</Uuid><Types>inquiry</Types></Probe>"
     sadp = await _udp_ask(hik_ip, 37020, probe)
     assert sadp is not None and f"<DeviceSN>{hik.serial}</DeviceSN>".encode() in sadp
     assert hik.mac.replace(":", "-").encode() in sadp

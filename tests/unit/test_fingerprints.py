@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from auditor.errors import ConfigError
 from auditor.fingerprints import (
     DATA_DIR,
+    Fingerprint,
     SOURCES,
     load_fingerprints,
     parse_fingerprint_file,
@@ -32,7 +33,7 @@ def test_one_file_per_vendor_shipped() -> None:
 
 
 @pytest.mark.parametrize("fp", ALL)
-def test_every_example_matches(fp) -> None:  # type: ignore[no-untyped-def]
+def test_every_example_matches(fp: Fingerprint) -> None:
     for ex in fp.examples:
         assert fp.pattern.search(ex), f"{fp.ref}: {ex!r}"
     for ex in fp.counter_examples:
