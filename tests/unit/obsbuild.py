@@ -88,10 +88,17 @@ def onvif(
         "auth": "digest",
         "device_info": info,
         "capabilities": {"media": True, "ptz": False, "dot11": False, "analytics": True},
-        "services": ["http://www.onvif.org/ver10/device/wsdl", "http://www.onvif.org/ver10/media/wsdl"],
-        "interfaces": [{"token": "eth0", "name": "eth0", "mac": None, "if_type": 6, "enabled": True}],
+        "services": [
+            "http://www.onvif.org/ver10/device/wsdl",
+            "http://www.onvif.org/ver10/media/wsdl",
+        ],
+        "interfaces": [
+            {"token": "eth0", "name": "eth0", "mac": None, "if_type": 6, "enabled": True}
+        ],
         "scopes": ["onvif://www.onvif.org/type/video_encoder"],
-        "profiles": [{"token": "Profile_1", "name": "main", "video_encoding": "H264", "audio": False}],
+        "profiles": [
+            {"token": "Profile_1", "name": "main", "video_encoding": "H264", "audio": False}
+        ],
         "stream_uris": [f"rtsp://{ip}:554/stream1"],
         "calls": {"GetDeviceInformation": "ok"},
     }
@@ -113,8 +120,6 @@ def wsd(ip: str, *types: str, scopes: list[str] | None = None, **data: Any) -> O
     return Observation("wsdiscovery", ip, d, port=3702, at=T0)
 
 
-def vendor_port(
-    ip: str, port: int, service: str, proto: str = "tcp", **fields: Any
-) -> Observation:
+def vendor_port(ip: str, port: int, service: str, proto: str = "tcp", **fields: Any) -> Observation:
     d = {"proto": proto, "service": service, "banner_hex": None, "fields": fields}
     return Observation("vendor_port", ip, d, port=port, at=T0)

@@ -162,7 +162,9 @@ def test_windows_computer_is_not_a_camera() -> None:
     ]
     dev = one(obs)
     assert dev.device_type == "computer"
-    assert "camera" not in {c.split("=")[1] for e in dev.evidence for c in (e.claim or "").split("; ") if c}  # noqa: E501
+    assert "camera" not in {
+        c.split("=")[1] for e in dev.evidence for c in (e.claim or "").split("; ") if c
+    }
 
 
 def test_printer_is_not_a_camera() -> None:
@@ -214,11 +216,14 @@ def test_services_and_verified_stream() -> None:
 
 
 def test_radios_from_onvif() -> None:
+    def iface(name: str, mac: str | None, if_type: int) -> dict[str, object]:
+        return {"token": name, "name": name, "mac": mac, "if_type": if_type, "enabled": True}
+
     ifaces = [
-        {"token": "eth0", "name": "eth0", "mac": "44:19:b6:01:02:03", "if_type": 6, "enabled": True},
-        {"token": "wlan0", "name": "wlan0", "mac": "44:19:b6:01:02:04", "if_type": 71, "enabled": False},
-        {"token": "wwan0", "name": "wwan0", "mac": None, "if_type": 243, "enabled": True},
-    ]  # fmt: skip
+        iface("eth0", "44:19:b6:01:02:03", 6),
+        iface("wlan0", "44:19:b6:01:02:04", 71),
+        iface("wwan0", None, 243),
+    ]
     dev = one([onvif(IP, manufacturer="HIKVISION", model="X", interfaces=ifaces)])
     assert sorted(r.kind for r in dev.radios) == ["cellular", "wifi"]
     assert dev.mac == "44:19:b6:01:02:03"  # the wired interface, not the radio

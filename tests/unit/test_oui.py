@@ -65,7 +65,7 @@ def test_build_rejects_empty_input() -> None:
 
 
 def test_bad_csv_names_source() -> None:
-    with pytest.raises(ConfigError, match="x.csv:2"):
+    with pytest.raises(ConfigError, match=r"x\.csv:2"):
         OuiTable.from_csv("prefix,bits,short,organization\nZZ,24,a,b\n", source="x.csv")
 
 

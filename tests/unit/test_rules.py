@@ -1,0 +1,144 @@
+"""Rules: each rule fires on its case (positive) and stays quiet otherwise (negative)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from obsbuild import http, onvif, portscan, rtsp, vendor_port
+
+from auditor.classify import classify
+from auditor.model import Device, Observation, Radio, Severity
+from auditor.rules import RULES, evaluate, rules_markdown
+
+IP = "198.18.0.10"
+HIK = onvif(IP, manufacturer="HIKVISION", model="DS-2CD2143G0-I", hardware_id="88")
+AXIS = onvif(IP, manufacturer="AXIS", model="P1375")
+
+
+def findings(obs: list[Observation]) -> dict[str, Severity]:
+    devs = classify(obs)
+    evaluate(devs)
+    (dev,) = devs
+    return {f.rule: f.severity for f in dev.findings}
+
+
+def fired(rule_id: str, obs: list[Observation]) -> bool:
+    return rule_id in findings(obs)
+
+
+CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
+    "CAM-ID-OEM-REBRAND": (
+        [
+            onvif(IP, manufacturer="Amcrest", model="IP2M-841B"),
+            vendor_port(IP, 37777, "dahua-dvrip"),
+        ],
+        [AXIS],
+    ),
+    "CAM-ID-LABEL-MISMATCH": (
+        # presents as Axis, but the board is a Hikvision one
+        [AXIS, http(IP, server="App-webs/"), vendor_port(IP, 8000, "hikvision-sdk")],
+        # a known rebrand (Annke on a Hikvision board) is not a mismatch
+        [onvif(IP, manufacturer="ANNKE", model="X"), http(IP, server="App-webs/")],
+    ),
+    "CAM-EXP-RTSP-NOAUTH": (
+        [AXIS, rtsp(IP, auth="none", describe_status=200, rtp_received=True, rtp_packets=5)],
+        [AXIS, rtsp(IP, auth="digest", describe_status=401)],
+    ),
+    "CAM-EXP-RTSP-ANYPATH": (
+        [AXIS, rtsp(IP, auth="none", describe_status=200, bogus_path_status=200)],
+        [AXIS, rtsp(IP, bogus_path_status=404)],
+    ),
+    "CAM-EXP-ONVIF-ANON": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", auth="none")],
+        [AXIS],
+    ),
+    "CAM-EXP-HTTP-CLEARTEXT": (
+        [AXIS, http(IP, status=200, title="AXIS")],
+        [AXIS, http(IP, status=302, headers={"location": "https://198.18.0.10/"}),
+         http(IP, 443, scheme="https", status=200)],
+    ),
+    "CAM-EXP-BASIC-OVER-HTTP": (
+        [AXIS, http(IP, status=401, auth_schemes=["basic"], realm="cam")],
+        [AXIS, http(IP, status=401, auth_schemes=["digest"]),
+         http(IP, 443, scheme="https", status=401, auth_schemes=["basic"])],
+    ),
+    "CAM-EXP-TELNET": ([AXIS, portscan(IP, 23, 80)], [AXIS, portscan(IP, 22, 80)]),
+    "CAM-EXP-FTP": ([AXIS, portscan(IP, 21)], [AXIS, portscan(IP, 2121)]),
+    "CAM-RADIO-WIFI-IFACE": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", interfaces=[
+            {"token": "w", "name": "wlan0", "mac": None, "if_type": 71, "enabled": True}])],
+        [AXIS],
+    ),
+    "CAM-RADIO-CELLULAR": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", interfaces=[
+            {"token": "c", "name": "wwan0", "mac": None, "if_type": 244, "enabled": True}])],
+        [onvif(IP, manufacturer="AXIS", model="P1375", interfaces=[
+            {"token": "w", "name": "wlan0", "mac": None, "if_type": 71, "enabled": True}])],
+    ),
+    "CAM-POL-NDAA-889": (
+        [onvif(IP, manufacturer="Amcrest", model="IP2M-841B"),
+         http(IP, status=401, auth_schemes=["digest"], realm="Login to 4K01234PAZ12345")],
+        [AXIS, http(IP, server="uc-httpd 1.0.0")],
+    ),
+    "CAM-CLOCK-SKEW": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", clock_offset_s=-7200.0)],
+        [onvif(IP, manufacturer="AXIS", model="P1375", clock_offset_s=120.0)],
+    ),
+    "CAM-DEV-MISBEHAVING": (
+        [AXIS, Observation("rtsp", IP, {}, port=554, error="timeout after 3.0s")],
+        [AXIS],
+    ),
+}  # fmt: skip
+
+
+def test_every_rule_has_cases() -> None:
+    assert set(CASES) == set(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_positive(rule_id: str) -> None:
+    positive, _ = CASES[rule_id]
+    assert fired(rule_id, positive)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_negative(rule_id: str) -> None:
+    _, negative = CASES[rule_id]
+    assert not fired(rule_id, negative)
+
+
+def test_findings_carry_evidence_and_words() -> None:
+    devs = classify(CASES["CAM-POL-NDAA-889"][0])
+    evaluate(devs)
+    (f,) = [f for f in devs[0].findings if f.rule == "CAM-POL-NDAA-889"]
+    assert "Dahua" in f.title and "Amcrest" in f.title
+    assert any("2 CFR 200.216" in e.detail for e in f.evidence)
+    assert any("http-realm-login-to" in e.detail for e in f.evidence)
+    assert f.rationale and f.remediation
+
+
+def test_rtsp_without_media_is_downgraded() -> None:
+    obs = [AXIS, rtsp(IP, auth="none", describe_status=200, rtp_received=False)]
+    assert findings(obs)["CAM-EXP-RTSP-NOAUTH"] == Severity.MEDIUM
+
+
+def test_evaluate_is_idempotent_and_sorted() -> None:
+    devs = classify([HIK, portscan(IP, 21, 23), http(IP, status=200)])
+    evaluate(devs)
+    first = [f.rule for f in devs[0].findings]
+    evaluate(devs)
+    assert [f.rule for f in devs[0].findings] == first
+    sev = [int(f.severity) for f in devs[0].findings]
+    assert sev == sorted(sev, reverse=True)
+
+
+def test_rules_apply_to_hand_built_devices() -> None:
+    dev = Device(ip=IP, device_type="camera", radios=[Radio("wifi", None, "air", "beacon")])
+    evaluate([dev])
+    assert [f.rule for f in dev.findings] == ["CAM-RADIO-WIFI-IFACE"]
+
+
+def test_rules_doc_is_current() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+    assert doc.read_text(encoding="utf-8") == rules_markdown(), "regenerate docs/rules.md"
