@@ -52,11 +52,13 @@ class ScanOptions:
     identify_concurrency: int = 128  # identification jobs in flight
     deadline: float | None = None  # whole-scan limit; unfinished jobs become errors
     arp: bool = True
+    ping: bool = True  # host discovery first; False scans every target's ports (nmap -Pn)
     multicast: bool = True
     vendor_udp: bool = False  # vendor broadcast/multicast discovery (opt-in)
     http: bool = True
     rtsp: bool = True
-    decode_frame: bool = True
+    decode_frame: bool = True  # decode a frame of streams that play without credentials
+    decode_all_frames: bool = False  # ... and of authenticated streams too (slower)
     onvif: bool = True
     vendor_tcp: bool = True
     credentials: list[tuple[str, str]] = field(default_factory=list)
@@ -110,26 +112,43 @@ async def _guard(
     return list(got)
 
 
+#: Ports a "TCP ping" tries on hosts ARP cannot vouch for (off-link, or no CAP_NET_RAW).
+#: Any answer, even an RST from a closed port, proves the host is there.
+PING_PORTS: tuple[int, ...] = (80, 554, 443, 8000)
+
+#: A probe step (which may make a few requests) is cut off after this many timeouts.
+STEP_LIMIT_FACTOR = 3
+
+
 async def _discover(
     hosts: list[str],
     networks: list[ipaddress.IPv4Network],
     opts: ScanOptions,
     facing: dict[netinfo.Interface, list[ipaddress.IPv4Network]],
     counter: _Counter,
+    progress: Progress | None,
 ) -> tuple[list[Observation], list[portscan.HostResult]]:
+    """Find live hosts, then port-scan only those (as nmap does unless told -Pn).
+
+    Host discovery runs at once: an ARP sweep of on-link targets (authoritative there:
+    a host that exists answers ARP), a TCP ping of every other target, and WS-Discovery.
+    With ``opts.ping`` off, every target is port-scanned.
+    """
     obs: list[Observation] = []
+    arp_ok: set[str] = set()  # hosts an ARP sweep covered (answer or not)
+    host_set = set(hosts)
 
     async def do_arp() -> None:
         for iface, nets in facing.items():
             if not iface.can_arp:
                 continue
             try:
-                obs.extend(
-                    await arp.sweep(iface, hosts, nets, timeout=min(1.0, opts.discovery_timeout))
-                )
+                got = await arp.sweep(iface, hosts, nets, timeout=min(1.0, opts.discovery_timeout))
             except PermissionError:
-                log.warning("no CAP_NET_RAW: ARP sweep skipped, using the neighbour table")
-        counter.tick()
+                log.warning("no CAP_NET_RAW: ARP sweep skipped, TCP ping instead")
+                continue
+            obs.extend(got)
+            arp_ok.update(h for h in hosts if any(ipaddress.IPv4Address(h) in n for n in nets))
 
     async def do_wsd() -> None:
         mifaces = [i for i in facing if i.can_multicast] if opts.multicast else []
@@ -142,30 +161,53 @@ async def _discover(
                 port=opts.wsd_port,
             )
         )
-        counter.tick()
 
     async def do_vendor_udp() -> None:
         for iface, nets in facing.items():
             if iface.can_multicast and not iface.loopback:
                 obs.extend(await vendor_port.discover_udp(iface, hosts, nets))
-        counter.tick()
 
-    steps: list[Awaitable[Any]] = [
-        portscan.scan(
-            hosts,
-            opts.ports,
-            timeout=opts.connect_timeout,
-            concurrency=opts.concurrency,
-            on_host_done=lambda _r: counter.tick(),
-        ),
-        do_wsd(),
-    ]
-    if opts.arp:
-        steps.append(do_arp())
-    if opts.vendor_udp:
-        steps.append(do_vendor_udp())
-    results = await asyncio.gather(*steps)
-    return obs, results[0]
+    if not opts.ping:
+        steps: list[Awaitable[Any]] = [do_wsd()]
+        if opts.arp:
+            steps.append(do_arp())
+        if opts.vendor_udp:
+            steps.append(do_vendor_udp())
+        await asyncio.gather(*steps)
+        counter.tick(len(hosts))
+        candidates = hosts
+    else:
+        # ARP first (about a second); the TCP ping covers whatever ARP could not, so the
+        # two never probe the same host and nothing waits on the slowest of both.
+        async def arp_then_ping() -> list[portscan.HostResult]:
+            if opts.arp:
+                await do_arp()
+            counter.tick(len(arp_ok))
+            rest = [h for h in hosts if h not in arp_ok]
+            return await portscan.scan(
+                rest,
+                PING_PORTS,
+                timeout=opts.connect_timeout,
+                concurrency=opts.concurrency,
+                on_host_done=lambda _r: counter.tick(),
+            )
+
+        steps = [arp_then_ping(), do_wsd()]
+        if opts.vendor_udp:
+            steps.append(do_vendor_udp())
+        results = await asyncio.gather(*steps)
+        pinged: list[portscan.HostResult] = results[0]
+        alive = {r.ip for r in pinged if r.alive} | {o.ip for o in obs if o.error is None}
+        candidates = [h for h in hosts if h in alive and h in host_set]
+    pcount = _Counter("ports", len(candidates), progress)
+    scanned = await portscan.scan(
+        candidates,
+        opts.ports,
+        timeout=opts.connect_timeout,
+        concurrency=opts.concurrency,
+        on_host_done=lambda _r: pcount.tick(),
+    )
+    return obs, scanned
 
 
 def _identify_jobs(
@@ -180,20 +222,12 @@ def _identify_jobs(
         jobs += [
             ("http", p, partial(http.grab, ip, p, timeout=t)) for p in open_ports if p in HTTP_PORTS
         ]
-    if opts.rtsp and (probe_rtsp := _lazy_probe("rtsp", "probe_rtsp")) is not None:
-        jobs += [
-            (
-                "rtsp",
-                p,
-                partial(
-                    probe_rtsp, ip, p, timeout=t, credentials=creds, decode_frame=opts.decode_frame
-                ),
-            )
-            for p in open_ports
-            if p in RTSP_PORTS
-        ]
+    rtsp_ports = [p for p in open_ports if p in RTSP_PORTS] if opts.rtsp else []
+    probe_rtsp = _lazy_probe("rtsp", "probe_rtsp") if rtsp_ports else None
+    onvif_jobs: list[Callable[[], Awaitable[Observation]]] = []
+    onvif_port: int | None = None
+    targets: list[tuple[int, str | None]] = []
     if opts.onvif and (probe_onvif := _lazy_probe("onvif", "probe_onvif")) is not None:
-        targets: list[tuple[int, str | None]] = []
         for x in xaddrs:
             u = urlsplit(x)
             if u.hostname != ip:  # a device may advertise any address; we stay on ours
@@ -204,14 +238,42 @@ def _identify_jobs(
                 targets.append((port, x))
         if not targets:
             targets = [(p, None) for p in open_ports if p in HTTP_PORTS]
-        jobs += [
-            (
-                "onvif",
-                port,
-                partial(probe_onvif, ip, port, xaddr=xaddr, timeout=t, credentials=creds),
-            )
+        onvif_jobs = [
+            partial(probe_onvif, ip, port, xaddr=xaddr, timeout=t, credentials=creds)
             for port, xaddr in targets
         ]
+        onvif_port = targets[0][0] if targets else None
+
+    async def onvif_then_rtsp() -> list[Observation]:
+        # ONVIF first: its GetStreamUri names the RTSP paths of vendors whose paths are
+        # not in the common list; RTSP then describes those before guessing.
+        got: list[Observation] = []
+        for job, (oport, _x) in zip(onvif_jobs, targets, strict=True):
+            got += await _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
+        paths = [
+            urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "")
+            for o in got
+            for u in o.data.get("stream_uris") or []
+        ]
+        if probe_rtsp is not None:
+            for p in rtsp_ports:
+                coro = probe_rtsp(
+                    ip,
+                    p,
+                    timeout=t,
+                    credentials=creds,
+                    decode_frame=opts.decode_frame,
+                    decode_authenticated=opts.decode_all_frames,
+                    paths=list(dict.fromkeys(paths)),
+                )
+                # the frame decode has its own bound (>= 5 s) on top of the exchange
+                got += await _guard(coro, "rtsp", ip, p, STEP_LIMIT_FACTOR * t + 6)
+        return got
+
+    if onvif_jobs or probe_rtsp is not None:
+        name = "onvif" if onvif_jobs else "rtsp"
+        chain_port = onvif_port if onvif_jobs else (rtsp_ports[0] if rtsp_ports else None)
+        jobs.append((name, chain_port, onvif_then_rtsp))
     if opts.vendor_tcp:
         jobs += [
             ("vendor_port", p, partial(vendor_port.probe_tcp, ip, p, timeout=t))
@@ -246,12 +308,11 @@ async def run_scan(
     for iface, fnets in facing.items():
         log.info("targets %s are on-link via %s", ", ".join(map(str, fnets)), iface.name)
 
-    n_steps = len(host_list) + 1 + int(opts.arp) + int(opts.vendor_udp)
-    dcount = _Counter("discover", n_steps, progress)
+    dcount = _Counter("discover", len(host_list), progress)
     disc_limit = None if hard_deadline is None else max(0.0, hard_deadline - loop.time())
     try:
         disc_obs, scan_results = await asyncio.wait_for(
-            _discover(host_list, nets, opts, facing, dcount), disc_limit
+            _discover(host_list, nets, opts, facing, dcount, progress), disc_limit
         )
     except TimeoutError:
         log.warning("scan deadline reached during discovery")
@@ -286,14 +347,17 @@ async def run_scan(
     ]
     icount = _Counter("identify", len(jobs), progress)
     sem = asyncio.Semaphore(max(1, opts.identify_concurrency))
-    # a step gets its own timeout x3 (a probe may make a few requests) before we cut it off
-    step_limit = opts.timeout * 3 + 1
+    # each step inside a job has its own bound (STEP_LIMIT_FACTOR x timeout); this outer
+    # one only catches a job that somehow ignores them (the ONVIF-then-RTSP chain is two
+    # steps plus a frame decode).
+    chain_limit = 2 * STEP_LIMIT_FACTOR * opts.timeout + 8
+    step_limit = STEP_LIMIT_FACTOR * opts.timeout + 1
 
     async def run_job(
         ip: str, probe: str, port: int | None, make: Callable[[], Awaitable[Any]]
     ) -> list[Observation]:
         async with sem:
-            limit = step_limit
+            limit = chain_limit if probe in ("onvif", "rtsp") else step_limit
             if hard_deadline is not None:
                 limit = min(limit, hard_deadline - loop.time())
             if limit <= 0:

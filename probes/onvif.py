@@ -353,10 +353,9 @@ class _OnvifProbe:
         await self.identity()
         if self.data["calls"].get("GetDeviceInformation") not in ("ok", "auth"):
             return  # neither an answer nor a refusal: not a working ONVIF endpoint
-        await self.capabilities()
-        await self.services()
-        await self.interfaces()
-        await self.scopes()
+        # Independent calls at once: a slow camera then costs one round trip per stage
+        # instead of one per call. Media needs the media XAddr the first two find.
+        await asyncio.gather(self.capabilities(), self.services(), self.interfaces(), self.scopes())
         await self.media()
 
 

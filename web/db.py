@@ -41,8 +41,23 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def init_db(engine: Engine) -> None:
-    """Create missing tables (alembic migrations are later work); raise StorageError."""
+def init_db(engine: Engine, auto_migrate: bool = True) -> None:
+    """Bring the schema to the shipped head revision, or check that it is there.
+
+    With ``auto_migrate`` the alembic migrations run (an empty database gets every
+    table); without, an out-of-date schema raises :class:`StorageError` naming
+    ``camaudit db upgrade``. Raises StorageError when the database refuses.
+    """
+    from web import migrate  # alembic is only loaded when a database is opened
+
+    if auto_migrate:
+        migrate.upgrade(engine)
+    else:
+        migrate.check(engine)
+
+
+def create_all_tables(engine: Engine) -> None:
+    """Create missing tables straight from the models (bench seeding; no alembic)."""
     try:
         SQLModel.metadata.create_all(engine)
     except SQLAlchemyError as exc:
@@ -50,7 +65,11 @@ def init_db(engine: Engine) -> None:
 
 
 def open_db(settings: Settings) -> Engine:
-    """Return a ready engine: built, schema created."""
+    """Return a ready engine: built, schema migrated (or checked; see ``init_db``)."""
     engine = make_engine(settings)
-    init_db(engine)
+    try:
+        init_db(engine, settings.auto_migrate)
+    except StorageError:
+        engine.dispose()
+        raise
     return engine

@@ -94,6 +94,19 @@ def probe_auth(request: Request, session: SessionDep) -> Probe:
 ProbeAuth = Annotated[Probe, Depends(probe_auth)]
 
 
+def limited_probe(request: Request, probe: ProbeAuth) -> Probe:
+    """The authenticated probe, unless its token is over its per-minute budget (429)."""
+    from web.ratelimit import too_many
+
+    wait = request.app.state.probe_limiter.hit(probe.token_hash)
+    if wait is not None:
+        raise too_many(wait, f"requests from probe {probe.name!r}")
+    return probe
+
+
+LimitedProbe = Annotated[Probe, Depends(limited_probe)]
+
+
 def csrf_token(request: Request) -> str:
     """Return this session's CSRF token, creating it on first use."""
     token = request.session.get("csrf")

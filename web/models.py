@@ -277,3 +277,49 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60)
     target: str = Field(default="", max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# --- Schedule and job ------------------------------------------------------------------
+
+
+class ScheduleBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    spec: str = Field(min_length=1, max_length=100)  # "@daily" or 5-field cron, UTC
+    targets: list[str] = Field(default_factory=list, sa_type=JSON)
+    options: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    enabled: bool = True
+
+
+class ScheduleCreate(ScheduleBase):
+    site_id: int
+
+
+class Schedule(ScheduleBase, table=True):
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_schedule_site_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    created_at: float = Field(default_factory=now)
+    next_due: float  # the next fire time; a probe's poll turns it into a Job
+
+
+class SchedulePublic(ScheduleBase):
+    id: int
+    site_id: int
+    created_at: float
+    next_due: float
+
+
+class Job(SQLModel, table=True):
+    """One due run of a schedule, handed to the first probe of the site that asks."""
+
+    __table_args__ = (UniqueConstraint("schedule_id", "due", name="uq_job_schedule_due"),)
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="schedule.id", index=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    due: float
+    status: str = Field(default="pending", max_length=16)  # pending, done, failed
+    probe_id: int | None = Field(default=None, foreign_key="probe.id")
+    claimed_at: float | None = None
+    finished_at: float | None = None
+    scan_id: int | None = Field(default=None, foreign_key="scan.id")
+    error: str | None = Field(default=None, max_length=2000)

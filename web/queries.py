@@ -74,6 +74,13 @@ class ScanRow(ScanPublic):
     probe: str
 
 
+class TrendPoint(BaseModel):
+    scan_id: int
+    started: float
+    devices: int
+    findings: int
+
+
 class Overview(BaseModel):
     devices: int
     sites: int
@@ -84,6 +91,20 @@ class Overview(BaseModel):
     by_type: list[Count]
     findings_by_severity: dict[str, int]
     latest_scans: list[ScanRow]
+    trend: list[TrendPoint] = []
+
+
+def trend(session: Session, limit: int = 50) -> list[TrendPoint]:
+    """The latest ``limit`` scans' device and finding counts, oldest first."""
+    rows = session.exec(
+        select(Scan.id, Scan.started, Scan.device_count, Scan.finding_count)
+        .order_by(col(Scan.started).desc(), col(Scan.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        TrendPoint(scan_id=i or 0, started=s, devices=d, findings=f)
+        for i, s, d, f in reversed(rows)
+    ]
 
 
 def _counts(session: Session, column: Any, limit: int = 25) -> list[Count]:
@@ -114,6 +135,7 @@ def overview(session: Session) -> Overview:
         by_type=_counts(session, Device.device_type),
         findings_by_severity=by_sev,
         latest_scans=list_scans(session, page=1, per_page=10).items,
+        trend=trend(session),
     )
 
 

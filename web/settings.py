@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     metrics_token: str | None = None  # bearer token a Prometheus scraper may use
     page_size: int = Field(default=50, gt=0, le=500)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Upgrade the schema on start; off: refuse to start on an old schema (web.migrate).
+    auto_migrate: bool = True
+    # Failed logins allowed per (client address, username) in login_window_s seconds.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=60.0, gt=0)
+    # Requests a probe token may make per minute (ingest, jobs); 429 past it.
+    probe_rate_per_minute: int = Field(default=120, ge=1)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to a SQLite file in ``data_dir``."""

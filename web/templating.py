@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from web import charts
 from web.deps import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -40,6 +41,11 @@ def make_templates() -> Jinja2Templates:
     env.filters["ts"] = _ts
     env.filters["sevname"] = lambda rank: SEVERITY_NAMES.get(rank, "") if rank is not None else ""
     env.globals["qs"] = _qs
+    env.globals["bar_chart"] = charts.bar_chart
+    env.globals["severity_chart"] = charts.severity_chart
+    env.globals["trend_chart"] = charts.trend_chart
+    env.globals["pairs"] = lambda rows: [(c.name, c.count) for c in rows]
+    env.globals["trend_points"] = lambda pts: [(p.started, p.devices, p.findings) for p in pts]
     return templates
 
 

@@ -33,7 +33,11 @@ SEVERITY_STYLE = {
     "info": "dim",
 }
 
-STAGE_LABEL = {"discover": "Discovering hosts", "identify": "Identifying devices"}
+STAGE_LABEL = {
+    "discover": "Discovering hosts",
+    "ports": "Scanning ports",
+    "identify": "Identifying devices",
+}
 
 
 def _parse_ports(text: str | None) -> tuple[int, ...] | None:
@@ -208,6 +212,8 @@ def build_options(
     multicast: bool,
     vendor_udp: bool,
     frame: bool,
+    all_frames: bool = False,
+    ping: bool = True,
     onvif: bool,
     credentials: Path | None,
     warn: Callable[[str], None],
@@ -223,6 +229,8 @@ def build_options(
         "multicast": multicast,
         "vendor_udp": vendor_udp,
         "decode_frame": frame,
+        "decode_all_frames": all_frames,
+        "ping": ping,
         "onvif": onvif,
     }
     if port_list:
@@ -304,7 +312,17 @@ def register(app: typer.Typer) -> None:
             help="Vendor UDP discovery (SADP, Dahua, Xiongmai) on the segment.",
         ),
         frame: bool = typer.Option(
-            True, "--frame/--no-frame", help="Decode one video frame (hash only) to prove a stream."
+            True,
+            "--frame/--no-frame",
+            help="Decode one frame (hash kept, pixels dropped) of streams open without a password.",
+        ),
+        all_frames: bool = typer.Option(
+            False, "--all-frames", help="Also decode a frame of authenticated streams (slower)."
+        ),
+        ping: bool = typer.Option(
+            True,
+            "--ping/--no-ping",
+            help="Find live hosts first (ARP, TCP ping, WS-Discovery); --no-ping: every address.",
         ),
         onvif: bool = typer.Option(True, "--onvif/--no-onvif", help="Query ONVIF device services."),
         max_hosts: int = typer.Option(
@@ -332,6 +350,8 @@ def register(app: typer.Typer) -> None:
                 multicast=multicast,
                 vendor_udp=vendor_udp,
                 frame=frame,
+                all_frames=all_frames,
+                ping=ping,
                 onvif=onvif,
                 credentials=credentials,
                 warn=lambda m: err.print(f"[yellow]warning:[/] {m}"),

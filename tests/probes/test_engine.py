@@ -83,11 +83,12 @@ async def test_scan_identifies_and_survives_bad_devices() -> None:
     assert [o.probe for o in obs if o.ip == "127.0.2.79"] == ["portscan"]
     assert key[("portscan", "127.0.2.79", None)].data["tcp_open"] == []
     stages = {s for s, _d, _t in calls}
-    assert stages == {"discover", "identify"}
+    assert stages == {"discover", "ports", "identify"}
     last = {s: (d, t) for s, d, t in calls}
     assert all(d == t for d, t in last.values()), last
     assert last["identify"][1] == 5  # http on .70/.71/.72/.73, vendor_port on .70:8000
-    assert last["discover"][1] == 10 + 2  # one tick per host scanned, WS-Discovery, ARP
+    assert last["discover"][1] == 10  # one tick per target address (ARP or TCP ping)
+    assert last["ports"][1] == 10  # every loopback address answers the ping: all scanned
 
 
 async def test_deadline_bounds_the_whole_scan() -> None:

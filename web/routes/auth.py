@@ -19,6 +19,7 @@ from web.deps import (
     current_user,
 )
 from web.models import User, UserPublic
+from web.ratelimit import SlidingWindow
 from web.security import hash_password, new_csrf_token, password_needs_rehash, verify_password
 from web.templating import render
 
@@ -47,14 +48,26 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    client = request.client.host if request.client else "?"
+    limiter: SlidingWindow = request.app.state.login_limiter
+    key = f"{client}|{username.strip().lower()}"
+    wait = limiter.retry_after(key)
+    if wait is not None:
+        # Checked before the password: a guesser learns nothing until the window ends.
+        ctx = {"next": _safe_next(next), "user": None,
+               "error": f"Too many failed logins. Try again in {wait} s."}  # fmt: skip
+        resp = render(request, "login.html", ctx, status_code=429)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or user.disabled:
-        audit(session, f"anonymous:{request.client.host if request.client else '?'}",
-              "login.failed", f"user:{username}")  # fmt: skip
+        limiter.add(key)
+        audit(session, f"anonymous:{client}", "login.failed", f"user:{username}")
         session.commit()
         ctx = {"next": _safe_next(next), "error": "Wrong username or password.", "user": None}
         return render(request, "login.html", ctx, status_code=401)
+    limiter.reset(key)
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from web.deps import ProbeAuth, SessionDep, SettingsDep
+from web.deps import LimitedProbe, SessionDep, SettingsDep
 from web.ingest import ingest_scan
 from web.schemas import IngestOut, ScanIn
 
@@ -39,6 +39,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
         401: {"description": "missing, unknown or revoked probe token"},
         413: {"description": "body larger than max_ingest_bytes"},
         422: {"description": "body is not a valid scan"},
+        429: {"description": "too many requests with this token; see Retry-After"},
     },
     openapi_extra={
         "requestBody": {
@@ -48,7 +49,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     },
 )
 async def ingest(
-    request: Request, probe: ProbeAuth, session: SessionDep, settings: SettingsDep
+    request: Request, probe: LimitedProbe, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Store a scan (``ScanResult.to_dict()``) sent with ``Authorization: Bearer <token>``.
 
