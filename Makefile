@@ -13,6 +13,10 @@ APT_PACKAGES := python3 python3-venv python3-dev python3-gi gir1.2-gst-rtsp-serv
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-rtsp \
 	iproute2 procps gcc
+# WeasyPrint (the dashboard's PDF report) loads Pango and HarfBuzz at run time; DejaVu is its font.
+APT_PACKAGES += libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# Only for the tests: a real PostgreSQL server and Debian's Chromium (Playwright drives it).
+TEST_APT_PACKAGES := postgresql chromium
 BENCH_APT_PACKAGES := nmap arp-scan tshark
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PIP := $(VENV)/.pip-stamp
@@ -20,7 +24,7 @@ CAMERAS ?= 24
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: all deps demo test lint typecheck unit bench lab-up lab-down clean
+.PHONY: all deps test-deps demo test lint typecheck unit bench lab-up lab-down clean
 
 all: test
 
@@ -52,7 +56,14 @@ lint: deps
 typecheck: deps
 	@$(VENV)/bin/mypy
 
-unit: deps
+test-deps: deps
+	@if ! dpkg -s $(TEST_APT_PACKAGES) >/dev/null 2>&1; then \
+		echo ">> apt-get install $(TEST_APT_PACKAGES) (test-only system packages)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES) >/dev/null; \
+	fi
+
+unit: deps test-deps
 	@$(PY) -m pytest -W error -q
 
 test: lint typecheck unit

@@ -226,8 +226,10 @@ def matching(dev: Device, advisories: tuple[Advisory, ...] | None = None) -> lis
     for adv in advisories if advisories is not None else load_advisories():
         if adv.maker.lower() != maker.lower():
             continue
-        if adv.covers_label(dev.vendor) and adv.covers_model(dev.model) and adv.affects(
-            dev.firmware
+        if (
+            adv.covers_label(dev.vendor)
+            and adv.covers_model(dev.model)
+            and adv.affects(dev.firmware)
         ):
             out.append(adv)
     return out

@@ -14,6 +14,7 @@ and file I/O: no network, no web library.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -188,7 +189,8 @@ def write_bundle(
             os.fsync(fh.fileno())
         os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the directory may not exist at all
+            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the bundle {out}: {exc}") from exc
     return len(entries)
 
@@ -206,9 +208,7 @@ def _scan_id(blob: bytes, where: str) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 
-def read_bundle(
-    path: Path, find_key: Callable[[str, str], Ed25519PublicKey]
-) -> VerifiedBundle:
+def read_bundle(path: Path, find_key: Callable[[str, str], Ed25519PublicKey]) -> VerifiedBundle:
     """Open ``path``, verify it, and return its scans.
 
     ``find_key(key_id, probe_name)`` returns the public key registered for that probe
@@ -218,7 +218,7 @@ def read_bundle(
     Nothing is returned unless everything checks out.
     """
     try:
-        tar = tarfile.open(path, mode="r:")
+        tar = tarfile.open(path, mode="r:")  # noqa: SIM115  # closed by the with below
     except (OSError, tarfile.TarError) as exc:  # missing file, not a tar, truncated header
         raise BundleError(f"{path} is not a readable bundle: {exc}") from exc
     with tar:

@@ -31,16 +31,17 @@ _SECTIONS: dict[str, set[str]] = {
     "site": {"name", "compliance"},
     "inventory": {"vendors", "makers", "models"},
     "network": {
-        "allowed_resolvers", "allowed_ntp", "allowed_destinations", "allowed_names",
-        "cameras_isolated",
+        "allowed_resolvers", "allowed_ntp", "allowed_vms", "allowed_destinations",
+        "local_networks", "cameras_isolated",
     },
+    "approved_radio": {"kind", "mac", "device", "reason"},
     "severity": set(),  # keys are rule ids
     "firmware_floor": {"vendor", "model", "minimum"},
-    "approved_radio": {"kind", "mac", "device"},
     "accepted_risk": {"rule", "device", "justification", "expires", "accepted_by"},
 }  # fmt: skip
 _ARRAYS = {"firmware_floor", "approved_radio", "accepted_risk"}
 _SELECTOR_KEYS = {"ip", "mac", "serial", "model"}
+_MAC = re.compile(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,12 @@ class FirmwareFloor:
 
 @dataclass(frozen=True)
 class ApprovedRadio:
+    """A radio the site approved: by kind, radio MAC and/or the device carrying it."""
+
     kind: str  # "wifi" | "cellular" | "bluetooth" | "*"
     mac: str | None = None
     device: Selector | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,33 +110,29 @@ class SitePolicy:
     approved_models: tuple[str, ...] = ()
     firmware_floors: tuple[FirmwareFloor, ...] = ()
     approved_radios: tuple[ApprovedRadio, ...] = ()
-    allowed_resolvers: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
-    allowed_ntp: tuple[str, ...] = ()  # addresses or host names
-    allowed_destinations: tuple[IPNetwork, ...] = ()
-    allowed_names: tuple[str, ...] = ()  # DNS names, "*.example.org" patterns allowed
+    allowed_resolvers: tuple[str, ...] = ()  # addresses or CIDRs
+    allowed_ntp: tuple[str, ...] = ()  # addresses or CIDRs
+    allowed_vms: tuple[str, ...] = ()  # recorders / management hosts: addresses or CIDRs
+    allowed_destinations: tuple[str, ...] = ()  # addresses, CIDRs or "*.example.org"
+    local_networks: tuple[str, ...] = ()  # the site's own space; empty: private ranges
     cameras_isolated: bool = False
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     accepted_risks: tuple[AcceptedRisk, ...] = ()
 
-    def destination_allowed(self, ip: str | None = None, name: str | None = None) -> bool:
-        """True when ``ip`` is inside an allowed network or ``name`` fits an allowed name."""
-        if ip:
-            try:
-                addr = ipaddress.ip_address(ip)
-            except ValueError:
-                addr = None
-            if addr is not None and (
-                any(addr in n for n in self.allowed_destinations) or addr in self.allowed_resolvers
-            ):
-                return True
-            if ip in self.allowed_ntp:
-                return True
-        if name:
-            n = name.rstrip(".").lower()
-            return any(fnmatch.fnmatch(n, p.lower()) for p in self.allowed_names) or (
-                n in (h.lower() for h in self.allowed_ntp)
-            )
-        return False
+    def traffic_policy(self) -> Any:
+        """The same allowances as :class:`auditor.traffic.SitePolicy` (the traffic rules')."""
+        from auditor import traffic  # late: only needed when traffic rules run
+
+        kwargs: dict[str, Any] = {
+            "resolvers": list(self.allowed_resolvers),
+            "ntp_servers": list(self.allowed_ntp),
+            "vms": list(self.allowed_vms),
+            "allowed": list(self.allowed_destinations),
+            "isolated": self.cameras_isolated,
+        }
+        if self.local_networks:
+            kwargs["local_networks"] = list(self.local_networks)
+        return traffic.SitePolicy(**kwargs)
 
 
 _active: contextvars.ContextVar[SitePolicy | None] = contextvars.ContextVar(
@@ -187,7 +187,9 @@ class _Doc:
 
 def _str_list(doc: _Doc, value: Any, section: str, key: str, i: int = 0) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise doc.error(doc.key_line(section, key, i), f"[{section}] {key} must be a list of strings")
+        raise doc.error(
+            doc.key_line(section, key, i), f"[{section}] {key} must be a list of strings"
+        )
     return tuple(v.strip() for v in value)
 
 
@@ -201,15 +203,17 @@ def _network(doc: _Doc, text: str, line: int | None, what: str) -> IPNetwork:
 def _selector(doc: _Doc, value: Any, section: str, i: int) -> Selector:
     line = doc.key_line(section, "device", i)
     if not isinstance(value, dict) or not value:
-        raise doc.error(line, f"[[{section}]] device must be a table such as {{ ip = \"...\" }}")
+        raise doc.error(line, f'[[{section}]] device must be a table such as {{ ip = "..." }}')
     unknown = set(value) - _SELECTOR_KEYS
     if unknown:
-        raise doc.error(line, f"[[{section}]] device: unknown key(s) {sorted(unknown)}; "
-                        f"use {sorted(_SELECTOR_KEYS)}")  # fmt: skip
+        raise doc.error(
+            line,
+            f"[[{section}]] device: unknown key(s) {sorted(unknown)}; use {sorted(_SELECTOR_KEYS)}",
+        )
     if not all(isinstance(v, str) and v.strip() for v in value.values()):
         raise doc.error(line, f"[[{section}]] device values must be non-empty strings")
     mac = value.get("mac")
-    if mac is not None and not re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", mac.lower()):
+    if mac is not None and not _MAC.fullmatch(mac.lower()):
         raise doc.error(line, f"[[{section}]] device.mac {mac!r} is not aa:bb:cc:dd:ee:ff")
     return Selector(
         ip=_network(doc, value["ip"], line, "device.ip") if "ip" in value else None,
@@ -231,8 +235,10 @@ def _version(doc: _Doc, value: Any, line: int | None, what: str) -> Version:
 def _check_shape(doc: _Doc, data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key not in _SECTIONS:
-            raise doc.error(doc.key_line(None, key) or doc.header_line(key),
-                            f"unknown section or key {key!r}; known: {sorted(_SECTIONS)}")  # fmt: skip
+            raise doc.error(
+                doc.key_line(None, key) or doc.header_line(key),
+                f"unknown section or key {key!r}; known: {sorted(_SECTIONS)}",
+            )
         tables = value if key in _ARRAYS else [value]
         if key in _ARRAYS and not isinstance(value, list):
             raise doc.error(doc.header_line(key), f"{key} must be an array: write [[{key}]]")
@@ -244,8 +250,10 @@ def _check_shape(doc: _Doc, data: dict[str, Any]) -> None:
             unknown = set(table) - _SECTIONS[key]
             if unknown:
                 bad = sorted(unknown)[0]
-                raise doc.error(doc.key_line(key, bad, i),
-                                f"[{key}] unknown key {bad!r}; known: {sorted(_SECTIONS[key])}")  # fmt: skip
+                raise doc.error(
+                    doc.key_line(key, bad, i),
+                    f"[{key}] unknown key {bad!r}; known: {sorted(_SECTIONS[key])}",
+                )
 
 
 def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
@@ -266,8 +274,10 @@ def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
     lists = load_lists()
     for cid in compliance:
         if cid not in lists:
-            raise doc.error(doc.key_line("site", "compliance"),
-                            f"unknown compliance list {cid!r}; shipped: {sorted(lists)}")  # fmt: skip
+            raise doc.error(
+                doc.key_line("site", "compliance"),
+                f"unknown compliance list {cid!r}; shipped: {sorted(lists)}",
+            )
 
     overrides: dict[str, Severity] = {}
     for rid, sev in data.get("severity", {}).items():
@@ -283,70 +293,96 @@ def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
     for i, t in enumerate(data.get("firmware_floor", [])):
         for req in ("vendor", "minimum"):
             if not isinstance(t.get(req), str) or not t[req].strip():
-                raise doc.error(doc.header_line("firmware_floor", i),
-                                f"[[firmware_floor]] needs {req} = \"...\"")  # fmt: skip
+                raise doc.error(
+                    doc.header_line("firmware_floor", i), f'[[firmware_floor]] needs {req} = "..."'
+                )
         model = t.get("model", "*")
         if not isinstance(model, str):
             raise doc.error(doc.key_line("firmware_floor", "model", i), "model must be a string")
         line = doc.key_line("firmware_floor", "minimum", i)
-        floors.append(FirmwareFloor(t["vendor"].strip(), model, _version(doc, t["minimum"], line,
-                                    "[[firmware_floor]] minimum")))  # fmt: skip
+        floors.append(
+            FirmwareFloor(
+                t["vendor"].strip(),
+                model,
+                _version(doc, t["minimum"], line, "[[firmware_floor]] minimum"),
+            )
+        )
 
     radios = []
     for i, t in enumerate(data.get("approved_radio", [])):
         kind = t.get("kind", "*")
         if kind not in ("wifi", "cellular", "bluetooth", "*"):
-            raise doc.error(doc.key_line("approved_radio", "kind", i),
-                            f"[[approved_radio]] kind {kind!r}: use wifi, cellular, bluetooth or *")  # fmt: skip
+            raise doc.error(
+                doc.key_line("approved_radio", "kind", i),
+                f"[[approved_radio]] kind {kind!r}: use wifi, cellular, bluetooth or *",
+            )
         mac = t.get("mac")
-        if mac is not None and (
-            not isinstance(mac, str) or not re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", mac.lower())
-        ):
-            raise doc.error(doc.key_line("approved_radio", "mac", i),
-                            f"[[approved_radio]] mac {mac!r} is not aa:bb:cc:dd:ee:ff")  # fmt: skip
+        if mac is not None and (not isinstance(mac, str) or not _MAC.fullmatch(mac.lower())):
+            raise doc.error(
+                doc.key_line("approved_radio", "mac", i),
+                f"[[approved_radio]] mac {mac!r} is not aa:bb:cc:dd:ee:ff",
+            )
         if mac is None and "device" not in t:
-            raise doc.error(doc.header_line("approved_radio", i),
-                            "[[approved_radio]] needs a mac or a device selector")  # fmt: skip
+            raise doc.error(
+                doc.header_line("approved_radio", i),
+                "[[approved_radio]] needs a mac or a device selector",
+            )
+        reason = t.get("reason", "")
+        if not isinstance(reason, str):
+            raise doc.error(doc.key_line("approved_radio", "reason", i), "reason must be a string")
         sel = _selector(doc, t["device"], "approved_radio", i) if "device" in t else None
-        radios.append(ApprovedRadio(kind, mac.lower() if mac else None, sel))
+        radios.append(ApprovedRadio(kind, mac.lower() if mac else None, sel, reason))
 
     risks = []
     for i, t in enumerate(data.get("accepted_risk", [])):
         head = doc.header_line("accepted_risk", i)
         rid = t.get("rule")
         if not isinstance(rid, str) or rid not in RULES:
-            raise doc.error(doc.key_line("accepted_risk", "rule", i) or head,
-                            f"[[accepted_risk]] unknown rule id {rid!r} (see docs/rules.md)")  # fmt: skip
+            raise doc.error(
+                doc.key_line("accepted_risk", "rule", i) or head,
+                f"[[accepted_risk]] unknown rule id {rid!r} (see docs/rules.md)",
+            )
         just = t.get("justification")
         if not isinstance(just, str) or len(just.strip()) < 10:
-            raise doc.error(doc.key_line("accepted_risk", "justification", i) or head,
-                            "[[accepted_risk]] needs a justification (at least 10 characters)")  # fmt: skip
+            raise doc.error(
+                doc.key_line("accepted_risk", "justification", i) or head,
+                "[[accepted_risk]] needs a justification (at least 10 characters)",
+            )
         expires = t.get("expires")
         if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
-            raise doc.error(doc.key_line("accepted_risk", "expires", i) or head,
-                            "[[accepted_risk]] expires must be a date, e.g. expires = 2027-06-30")  # fmt: skip
+            raise doc.error(
+                doc.key_line("accepted_risk", "expires", i) or head,
+                "[[accepted_risk]] expires must be a date, e.g. expires = 2027-06-30",
+            )
         if "device" not in t:
             raise doc.error(head, "[[accepted_risk]] needs device = { ip/mac/serial/model = ... }")
         by = t.get("accepted_by", "")
         if not isinstance(by, str):
-            raise doc.error(doc.key_line("accepted_risk", "accepted_by", i), "accepted_by must be a string")
+            raise doc.error(
+                doc.key_line("accepted_risk", "accepted_by", i), "accepted_by must be a string"
+            )
         sel = _selector(doc, t["device"], "accepted_risk", i)
         risks.append(AcceptedRisk(rid, sel, " ".join(just.split()), expires, by, head))
 
-    resolvers = []
-    for r in _str_list(doc, net.get("allowed_resolvers", []), "network", "allowed_resolvers"):
-        try:
-            resolvers.append(ipaddress.ip_address(r))
-        except ValueError:
-            raise doc.error(doc.key_line("network", "allowed_resolvers"),
-                            f"allowed_resolvers: {r!r} is not an IP address") from None  # fmt: skip
-    dest_line = doc.key_line("network", "allowed_destinations")
-    dests = tuple(_network(doc, d, dest_line, "allowed_destinations")
-                  for d in _str_list(doc, net.get("allowed_destinations", []), "network",
-                                     "allowed_destinations"))  # fmt: skip
+    nets: dict[str, tuple[str, ...]] = {}
+    for key in ("allowed_resolvers", "allowed_ntp", "allowed_vms", "local_networks"):
+        nets[key] = _str_list(doc, net.get(key, []), "network", key)
+        for item in nets[key]:
+            _network(doc, item, doc.key_line("network", key), key)
+    dests = _str_list(doc, net.get("allowed_destinations", []), "network", "allowed_destinations")
+    for item in dests:
+        if not re.fullmatch(r"(\*\.)?[a-z0-9][a-z0-9.\-]*", item.lower()):
+            _network(
+                doc,
+                item,
+                doc.key_line("network", "allowed_destinations"),
+                "allowed_destinations (an address, a CIDR or a name like *.city.example)",
+            )
     isolated = net.get("cameras_isolated", False)
     if not isinstance(isolated, bool):
-        raise doc.error(doc.key_line("network", "cameras_isolated"), "cameras_isolated must be true or false")
+        raise doc.error(
+            doc.key_line("network", "cameras_isolated"), "cameras_isolated must be true or false"
+        )
     name = site.get("name", "")
     if not isinstance(name, str):
         raise doc.error(doc.key_line("site", "name"), "[site] name must be a string")
@@ -359,10 +395,11 @@ def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
         approved_models=_str_list(doc, inv.get("models", []), "inventory", "models"),
         firmware_floors=tuple(floors),
         approved_radios=tuple(radios),
-        allowed_resolvers=tuple(resolvers),
-        allowed_ntp=_str_list(doc, net.get("allowed_ntp", []), "network", "allowed_ntp"),
+        allowed_resolvers=nets["allowed_resolvers"],
+        allowed_ntp=nets["allowed_ntp"],
+        allowed_vms=nets["allowed_vms"],
         allowed_destinations=dests,
-        allowed_names=_str_list(doc, net.get("allowed_names", []), "network", "allowed_names"),
+        local_networks=nets["local_networks"],
         cameras_isolated=isolated,
         severity_overrides=overrides,
         accepted_risks=tuple(risks),
@@ -382,50 +419,29 @@ def load_policy(path: str | Path) -> SitePolicy:
 # ---------------------------------------------------------------- applying
 
 
-def _radio_approved(policy: SitePolicy, dev: Device, ev: Evidence) -> bool:
-    for a in policy.approved_radios:
-        if a.device is not None and not a.device.matches(dev):
-            continue
-        if a.mac is not None and (ev.value or "").lower() != a.mac:
-            continue
-        if a.kind != "*" and a.kind not in ev.detail.lower() and a.kind != _radio_kind(ev):
-            continue
-        return True
-    return False
-
-
-def _radio_kind(ev: Evidence) -> str:
-    text = ev.detail.lower()
-    if "ifType 243" in ev.detail or "ifType 244" in ev.detail or "cellular" in text:
-        return "cellular"
-    return "wifi"
-
-
 def apply_policy(devices: Iterable[Device], policy: SitePolicy | None, now: dt.date) -> None:
     """Evaluate every rule with ``policy`` active, then apply its overrides; return None.
 
     Findings of rules the policy adds (inventory, firmware floor, compliance) appear;
-    ``[severity]`` overrides change severities; radio findings whose every radio is
-    approved are dropped with a note; a finding covered by an accepted risk that has
+    ``[severity]`` overrides change severities; approved radios and allowed
+    destinations reach the radio and traffic rules; a finding covered by an accepted risk that has
     not expired on ``now`` becomes severity info, titled "Accepted risk: ...", with the
     justification as evidence. An expired acceptance stops applying and leaves a note.
     Idempotent, like :func:`auditor.rules.evaluate`.
     """
-    from auditor.rules import evaluate  # late: the rules import this module
+    from auditor import traffic  # late: the rules import this module
+    from auditor.rules import evaluate
 
     devs = list(devices)
-    with using_policy(policy):
-        evaluate(devs)
     if policy is None:
+        with using_policy(None):
+            evaluate(devs)
         return
+    with using_policy(policy), traffic.use_policy(policy.traffic_policy()):
+        evaluate(devs)
     for dev in devs:
         kept = []
         for f in dev.findings:
-            if f.rule.startswith("CAM-RADIO-") and policy.approved_radios and f.evidence and all(
-                _radio_approved(policy, dev, e) for e in f.evidence
-            ):
-                dev.notes.append(f"{f.rule}: every radio is approved by {policy.source}")
-                continue
             if f.rule in policy.severity_overrides:
                 f.severity = policy.severity_overrides[f.rule]
             for risk in policy.accepted_risks:

@@ -181,7 +181,10 @@ def _score(
     ev: list[tuple[float, Evidence]] = []
     if amac in reported_wifi_macs(dev):
         ev.append(
-            (W_SELF_REPORT, Evidence("onvif", "ONVIF lists this MAC as its 802.11 interface", air.mac))
+            (
+                W_SELF_REPORT,
+                Evidence("onvif", "ONVIF lists this MAC as its 802.11 interface", air.mac),
+            )
         )
     wmac = _mac_int(dev.mac)
     if wmac is not None:
@@ -314,18 +317,3 @@ def attach(devices: Iterable[Device], match: AirMatch) -> None:
             "evidence": [e.to_dict() for e in link.evidence],
         }
         dev.observations.append(replace(link.air, ip=dev.ip, data=data))
-
-
-def apply_radio_policy(devices: Iterable[Device], approved: Iterable[str]) -> None:
-    """Record the site's approved radios on each device for CAM-RADIO-NOT-APPROVED.
-
-    ``approved`` holds radio MACs, or a device's wired MAC, IP or serial (every radio
-    of that device approved). The list is added as a ``policy`` observation so the
-    finding can quote which list it was checked against.
-    """
-    entries = sorted({a.strip().lower() for a in approved if a and a.strip()})
-    for dev in devices:
-        dev.observations = [o for o in dev.observations if o.probe != "policy"]
-        dev.observations.append(
-            Observation("policy", dev.ip, {"approved_radios": entries, "source": "site policy"})
-        )

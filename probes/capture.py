@@ -136,8 +136,7 @@ def open_packet_socket(interface: str, bpf: bytes | None = None) -> socket.socke
 
             prog = ctypes.create_string_buffer(bpf)
             fprog = struct.pack("HL", len(bpf) // 8, ctypes.addressof(prog))
-            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-            sock._camaudit_bpf = prog  # type: ignore[attr-defined]  # keep alive while bound
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
         sock.bind((interface, ETH_P_ALL))
     except OSError as exc:
         sock.close()

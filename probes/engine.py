@@ -62,6 +62,8 @@ class ScanOptions:
     onvif: bool = True
     vendor_tcp: bool = True
     credentials: list[tuple[str, str]] = field(default_factory=list)
+    # opt-in: try the maker's published default passwords (<= 3 per host, stops at lockout)
+    check_default_creds: bool = False
     wsd_port: int = wsdiscovery.WSD_PORT  # tests point this at a loopback responder
     interfaces: list[netinfo.Interface] | None = None  # None: read from the system
 
@@ -96,6 +98,11 @@ class _Counter:
         if self.progress is not None:
             self.progress(self.stage, self.done, self.total)
 
+    def grow(self, n: int) -> None:
+        """More work became known (a host found alive, its jobs planned)."""
+        self.total += n
+        self.tick(0)
+
 
 async def _guard(
     coro: Awaitable[Any], probe: str, ip: str, port: int | None, limit: float
@@ -118,96 +125,6 @@ PING_PORTS: tuple[int, ...] = (80, 554, 443, 8000)
 
 #: A probe step (which may make a few requests) is cut off after this many timeouts.
 STEP_LIMIT_FACTOR = 3
-
-
-async def _discover(
-    hosts: list[str],
-    networks: list[ipaddress.IPv4Network],
-    opts: ScanOptions,
-    facing: dict[netinfo.Interface, list[ipaddress.IPv4Network]],
-    counter: _Counter,
-    progress: Progress | None,
-) -> tuple[list[Observation], list[portscan.HostResult]]:
-    """Find live hosts, then port-scan only those (as nmap does unless told -Pn).
-
-    Host discovery runs at once: an ARP sweep of on-link targets (authoritative there:
-    a host that exists answers ARP), a TCP ping of every other target, and WS-Discovery.
-    With ``opts.ping`` off, every target is port-scanned.
-    """
-    obs: list[Observation] = []
-    arp_ok: set[str] = set()  # hosts an ARP sweep covered (answer or not)
-    host_set = set(hosts)
-
-    async def do_arp() -> None:
-        for iface, nets in facing.items():
-            if not iface.can_arp:
-                continue
-            try:
-                got = await arp.sweep(iface, hosts, nets, timeout=min(1.0, opts.discovery_timeout))
-            except PermissionError:
-                log.warning("no CAP_NET_RAW: ARP sweep skipped, TCP ping instead")
-                continue
-            obs.extend(got)
-            arp_ok.update(h for h in hosts if any(ipaddress.IPv4Address(h) in n for n in nets))
-
-    async def do_wsd() -> None:
-        mifaces = [i for i in facing if i.can_multicast] if opts.multicast else []
-        obs.extend(
-            await wsdiscovery.discover(
-                hosts,
-                networks,
-                multicast_ifaces=mifaces,
-                timeout=opts.discovery_timeout,
-                port=opts.wsd_port,
-            )
-        )
-
-    async def do_vendor_udp() -> None:
-        for iface, nets in facing.items():
-            if iface.can_multicast and not iface.loopback:
-                obs.extend(await vendor_port.discover_udp(iface, hosts, nets))
-
-    if not opts.ping:
-        steps: list[Awaitable[Any]] = [do_wsd()]
-        if opts.arp:
-            steps.append(do_arp())
-        if opts.vendor_udp:
-            steps.append(do_vendor_udp())
-        await asyncio.gather(*steps)
-        counter.tick(len(hosts))
-        candidates = hosts
-    else:
-        # ARP first (about a second); the TCP ping covers whatever ARP could not, so the
-        # two never probe the same host and nothing waits on the slowest of both.
-        async def arp_then_ping() -> list[portscan.HostResult]:
-            if opts.arp:
-                await do_arp()
-            counter.tick(len(arp_ok))
-            rest = [h for h in hosts if h not in arp_ok]
-            return await portscan.scan(
-                rest,
-                PING_PORTS,
-                timeout=opts.connect_timeout,
-                concurrency=opts.concurrency,
-                on_host_done=lambda _r: counter.tick(),
-            )
-
-        steps = [arp_then_ping(), do_wsd()]
-        if opts.vendor_udp:
-            steps.append(do_vendor_udp())
-        results = await asyncio.gather(*steps)
-        pinged: list[portscan.HostResult] = results[0]
-        alive = {r.ip for r in pinged if r.alive} | {o.ip for o in obs if o.error is None}
-        candidates = [h for h in hosts if h in alive and h in host_set]
-    pcount = _Counter("ports", len(candidates), progress)
-    scanned = await portscan.scan(
-        candidates,
-        opts.ports,
-        timeout=opts.connect_timeout,
-        concurrency=opts.concurrency,
-        on_host_done=lambda _r: pcount.tick(),
-    )
-    return obs, scanned
 
 
 def _identify_jobs(
@@ -244,36 +161,59 @@ def _identify_jobs(
         ]
         onvif_port = targets[0][0] if targets else None
 
-    async def onvif_then_rtsp() -> list[Observation]:
-        # ONVIF first: its GetStreamUri names the RTSP paths of vendors whose paths are
-        # not in the common list; RTSP then describes those before guessing.
-        got: list[Observation] = []
-        for job, (oport, _x) in zip(onvif_jobs, targets, strict=True):
-            got += await _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
-        paths = [
-            urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "")
-            for o in got
-            for u in o.data.get("stream_uris") or []
-        ]
-        if probe_rtsp is not None:
-            for p in rtsp_ports:
-                coro = probe_rtsp(
-                    ip,
-                    p,
-                    timeout=t,
-                    credentials=creds,
-                    decode_frame=opts.decode_frame,
-                    decode_authenticated=opts.decode_all_frames,
-                    paths=list(dict.fromkeys(paths)),
-                )
-                # the frame decode has its own bound (>= 5 s) on top of the exchange
-                got += await _guard(coro, "rtsp", ip, p, STEP_LIMIT_FACTOR * t + 6)
-        return got
+    def rtsp_step(port: int, paths: list[str]) -> Awaitable[list[Observation]]:
+        assert probe_rtsp is not None
+        coro = probe_rtsp(
+            ip,
+            port,
+            timeout=t,
+            credentials=creds,
+            decode_frame=opts.decode_frame,
+            decode_authenticated=opts.decode_all_frames,
+            paths=paths,
+        )
+        # the frame decode has its own bound (>= 5 s) on top of the exchange
+        return _guard(coro, "rtsp", ip, port, STEP_LIMIT_FACTOR * t + 6)
+
+    async def onvif_and_rtsp() -> list[Observation]:
+        # ONVIF and RTSP run at once (a slow camera would otherwise pay for both in a
+        # row). When the common RTSP paths found no stream, RTSP is asked again with
+        # the paths the camera itself advertised through ONVIF GetStreamUri.
+        async def onvif_all() -> list[Observation]:
+            got: list[Observation] = []
+            for job, (oport, _x) in zip(onvif_jobs, targets, strict=True):
+                got += await _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
+            return got
+
+        async def rtsp_all() -> list[Observation]:
+            got: list[Observation] = []
+            for p in rtsp_ports if probe_rtsp is not None else []:
+                got += await rtsp_step(p, [])
+            return got
+
+        onvif_obs, rtsp_obs = await asyncio.gather(onvif_all(), rtsp_all())
+        advertised = list(
+            dict.fromkeys(
+                urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "")
+                for o in onvif_obs
+                for u in o.data.get("stream_uris") or []
+            )
+        )
+        final: list[Observation] = []
+        for o in rtsp_obs:
+            tried = set((o.data.get("paths") or {}).keys())
+            fresh = [p for p in advertised if p not in tried]
+            no_stream = o.data.get("describe_status") not in (200, 401)
+            if fresh and no_stream and o.port is not None and probe_rtsp is not None:
+                final += await rtsp_step(o.port, fresh)
+            else:
+                final.append(o)
+        return onvif_obs + final
 
     if onvif_jobs or probe_rtsp is not None:
         name = "onvif" if onvif_jobs else "rtsp"
         chain_port = onvif_port if onvif_jobs else (rtsp_ports[0] if rtsp_ports else None)
-        jobs.append((name, chain_port, onvif_then_rtsp))
+        jobs.append((name, chain_port, onvif_and_rtsp))
     if opts.vendor_tcp:
         jobs += [
             ("vendor_port", p, partial(vendor_port.probe_tcp, ip, p, timeout=t))
@@ -291,9 +231,16 @@ async def run_scan(
 ) -> list[Observation]:
     """Scan the user's ``hosts`` (inside ``networks``); return every observation made.
 
+    A pipeline per host: as soon as discovery shows a host alive (an ARP reply on-link,
+    any answer to a TCP ping off-link, a WS-Discovery match), its ports are scanned, and
+    once WS-Discovery has finished listening (its XAddrs steer ONVIF) it is identified.
+    Nothing waits for the slowest host of an earlier stage. With ``ping`` off, every
+    target is port-scanned (nmap's -Pn).
+
     Raises :class:`TargetError` if a host lies outside ``networks``. Device misbehaviour
     never raises: it is recorded as observations with ``error``. ``progress(stage, done,
-    total)`` is called as work completes (stages "discover" and "identify").
+    total)`` is called as work completes (stages "discover", "ports", "identify"; the
+    totals of the last two grow as hosts are found).
     """
     opts = options or ScanOptions()
     nets = list(networks) or [ipaddress.IPv4Network(f"{h}/32") for h in hosts]
@@ -308,47 +255,20 @@ async def run_scan(
     for iface, fnets in facing.items():
         log.info("targets %s are on-link via %s", ", ".join(map(str, fnets)), iface.name)
 
-    dcount = _Counter("discover", len(host_list), progress)
-    disc_limit = None if hard_deadline is None else max(0.0, hard_deadline - loop.time())
-    try:
-        disc_obs, scan_results = await asyncio.wait_for(
-            _discover(host_list, nets, opts, facing, dcount, progress), disc_limit
-        )
-    except TimeoutError:
-        log.warning("scan deadline reached during discovery")
-        return [
-            Observation("engine", h, error="scan deadline reached during discovery")
-            for h in host_list
-        ]
     started = time.time()
-    obs = list(disc_obs) + portscan.to_observations(scan_results, len(opts.ports))
-
     host_set = set(host_list)
-    open_by_ip = {r.ip: r.open for r in scan_results}
-    live = {o.ip for o in obs if o.error is None} & host_set
-    have_mac = {o.ip for o in obs if o.probe == "arp"}
-    on_link = {
-        h for h in live - have_mac if any(ipaddress.IPv4Address(h) in i.network for i in facing)
-    }
-    if on_link:
-        try:
-            obs.extend(arp.neighbours(sorted(on_link)))
-        except ProbeError as exc:
-            log.warning("neighbour table unavailable: %s", exc)
+    obs: list[Observation] = []
+    dcount = _Counter("discover", len(host_list), progress)
+    pcount = _Counter("ports", 0, progress)
+    icount = _Counter("identify", 0, progress)
+    connect_sem = asyncio.Semaphore(portscan.max_concurrency(opts.concurrency))
+    ident_sem = asyncio.Semaphore(max(1, opts.identify_concurrency))
+    wsd_done = asyncio.Event()
     xaddrs: dict[str, list[str]] = {}
-    for o in obs:
-        if o.probe == "wsdiscovery" and o.error is None:
-            xaddrs.setdefault(o.ip, []).extend(o.data.get("xaddrs") or [])
-
-    jobs = [
-        (ip, j)
-        for ip in sorted(live, key=ipaddress.IPv4Address)
-        for j in _identify_jobs(ip, open_by_ip.get(ip, []), xaddrs.get(ip, []), opts, host_set)
-    ]
-    icount = _Counter("identify", len(jobs), progress)
-    sem = asyncio.Semaphore(max(1, opts.identify_concurrency))
+    pipelines: dict[str, asyncio.Task[None]] = {}
+    finished: set[str] = set()
     # each step inside a job has its own bound (STEP_LIMIT_FACTOR x timeout); this outer
-    # one only catches a job that somehow ignores them (the ONVIF-then-RTSP chain is two
+    # one only catches a job that somehow ignores them (ONVIF and RTSP together are two
     # steps plus a frame decode).
     chain_limit = 2 * STEP_LIMIT_FACTOR * opts.timeout + 8
     step_limit = STEP_LIMIT_FACTOR * opts.timeout + 1
@@ -356,7 +276,7 @@ async def run_scan(
     async def run_job(
         ip: str, probe: str, port: int | None, make: Callable[[], Awaitable[Any]]
     ) -> list[Observation]:
-        async with sem:
+        async with ident_sem:
             limit = chain_limit if probe in ("onvif", "rtsp") else step_limit
             if hard_deadline is not None:
                 limit = min(limit, hard_deadline - loop.time())
@@ -367,11 +287,164 @@ async def run_scan(
         icount.tick()
         return res
 
-    for res in await asyncio.gather(*(run_job(ip, *j) for ip, j in jobs)):
-        obs.extend(res)
+    async def pipeline(ip: str) -> None:
+        pcount.grow(1)
+        (res,) = await portscan.scan(
+            [ip], opts.ports, timeout=opts.connect_timeout, semaphore=connect_sem
+        )
+        pcount.tick()
+        obs.extend(portscan.to_observations([res], len(opts.ports)))
+        await wsd_done.wait()
+        jobs = _identify_jobs(ip, res.open, xaddrs.get(ip, []), opts, host_set)
+        icount.grow(len(jobs))
+        for got in await asyncio.gather(*(run_job(ip, *j) for j in jobs)):
+            obs.extend(got)
+        finished.add(ip)
+
+    def alive(ip: str) -> None:
+        if ip in host_set and ip not in pipelines:
+            pipelines[ip] = asyncio.create_task(pipeline(ip))
+
+    async def do_wsd() -> None:
+        mifaces = [i for i in facing if i.can_multicast] if opts.multicast else []
+        try:
+            found = await wsdiscovery.discover(
+                host_list,
+                nets,
+                multicast_ifaces=mifaces,
+                timeout=opts.discovery_timeout,
+                port=opts.wsd_port,
+            )
+            obs.extend(found)
+            for o in found:
+                if o.error is None:
+                    xaddrs.setdefault(o.ip, []).extend(o.data.get("xaddrs") or [])
+                    alive(o.ip)
+        finally:
+            wsd_done.set()
+
+    async def ping(targets: list[str]) -> None:
+        def done(r: portscan.HostResult) -> None:
+            dcount.tick()
+            if r.alive:
+                alive(r.ip)
+
+        await portscan.scan(
+            targets,
+            PING_PORTS,
+            timeout=opts.connect_timeout,
+            semaphore=connect_sem,
+            on_host_done=done,
+        )
+
+    async def do_arp_and_ping() -> None:
+        on_link = {
+            h
+            for iface, fnets in facing.items()
+            if iface.can_arp and opts.arp
+            for h in host_list
+            if any(ipaddress.IPv4Address(h) in n for n in fnets)
+        }
+        # Off-link hosts are pinged at once; on-link ones are ARPed (authoritative there:
+        # a host that exists answers ARP) and pinged only if ARP was impossible.
+        off_link = asyncio.create_task(ping([h for h in host_list if h not in on_link]))
+        unswept = set(on_link)
+        for iface, fnets in facing.items():
+            if not (iface.can_arp and opts.arp):
+                continue
+            try:
+                got = await arp.sweep(
+                    iface, host_list, fnets, timeout=min(1.0, opts.discovery_timeout)
+                )
+            except PermissionError:
+                log.warning("no CAP_NET_RAW: ARP sweep skipped, TCP ping instead")
+                continue
+            obs.extend(got)
+            for o in got:
+                alive(o.ip)
+            swept = {h for h in on_link if any(ipaddress.IPv4Address(h) in n for n in fnets)}
+            dcount.tick(len(swept & unswept))
+            unswept -= swept
+        if unswept:
+            await ping(sorted(unswept, key=ipaddress.IPv4Address))
+        await off_link
+
+    async def discover_and_identify() -> None:
+        steps: list[Awaitable[Any]] = [do_wsd()]
+        if opts.ping:
+            steps.append(do_arp_and_ping())
+        else:
+            for h in host_list:
+                alive(h)
+            dcount.tick(len(host_list))
+            if opts.arp:
+                steps.append(do_arp_only())
+        if opts.vendor_udp:
+            steps.append(do_vendor_udp())
+        await asyncio.gather(*steps)
+        # discovery is over: no new pipelines can start; wait for the running ones
+        await asyncio.gather(*pipelines.values())
+
+    async def do_arp_only() -> None:
+        for iface, fnets in facing.items():
+            if iface.can_arp:
+                try:
+                    obs.extend(await arp.sweep(iface, host_list, fnets, timeout=1.0))
+                except PermissionError:
+                    log.warning("no CAP_NET_RAW: ARP sweep skipped")
+
+    async def do_vendor_udp() -> None:
+        for iface, fnets in facing.items():
+            if iface.can_multicast and not iface.loopback:
+                obs.extend(await vendor_port.discover_udp(iface, host_list, fnets))
+
+    # A little grace past the deadline: running jobs are bounded by it themselves and
+    # record "timeout" observations; this outer bound only cuts what is still queued.
+    limit = None if hard_deadline is None else max(0.0, hard_deadline - loop.time()) + 0.5
+    try:
+        await asyncio.wait_for(discover_and_identify(), limit)
+    except TimeoutError:
+        log.warning("scan deadline reached")
+        for task in pipelines.values():
+            task.cancel()
+        await asyncio.gather(*pipelines.values(), return_exceptions=True)
+        obs.extend(
+            Observation("engine", h, error="scan deadline reached")
+            for h in host_list
+            if h in pipelines and h not in finished
+        )
+
+    live = {o.ip for o in obs if o.error is None} & host_set
+    have_mac = {o.ip for o in obs if o.probe == "arp"}
+    on_link_live = {
+        h for h in live - have_mac if any(ipaddress.IPv4Address(h) in i.network for i in facing)
+    }
+    if on_link_live:
+        try:
+            obs.extend(arp.neighbours(sorted(on_link_live)))
+        except ProbeError as exc:
+            log.warning("neighbour table unavailable: %s", exc)
     log.info(
-        "identify: %d jobs on %d live hosts in %.2fs", len(jobs), len(live), time.time() - started
+        "scan: %d live hosts of %d, %d observations in %.2fs",
+        len(live),
+        len(host_list),
+        len(obs),
+        time.time() - started,
     )
+    if opts.check_default_creds:
+        # after identification: the check needs the maker and the endpoints that asked
+        # for credentials, which only the identify stage knows
+        from probes.defaultcreds import check_default_creds
+
+        seen = list(obs)
+        hosts_live = sorted(live, key=ipaddress.IPv4Address)
+        icount.grow(len(hosts_live))
+        checks = [
+            run_job(ip, "defaultcreds", None, partial(check_default_creds, ip, seen, timeout=t))
+            for ip, t in ((h, opts.timeout) for h in hosts_live)
+        ]
+        for res in await asyncio.gather(*checks):
+            obs.extend(res)
     return obs
 
 

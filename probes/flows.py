@@ -56,6 +56,7 @@ _H = struct.Struct("!H").unpack_from
 _HH = struct.Struct("!HH").unpack_from
 _SLL = struct.Struct("!HHH").unpack_from
 _IPV4 = struct.Struct("!BxHxxHxB2x4s4s").unpack_from
+_ETH_IPV4 = struct.Struct("!12xHBxHxxHxB2x4s4s").unpack_from  # ethertype + IPv4 header
 _IPV6 = struct.Struct("!4xHBx16s16s").unpack_from
 _TCP = struct.Struct("!HH8xH").unpack_from
 _NULL_LE = struct.Struct("<I").unpack_from
@@ -100,15 +101,62 @@ class FlowTable:
     # --- the hot path ----------------------------------------------------------------
 
     def feed_reader(self, reader: CaptureReader) -> None:
-        """Add every packet of an open capture file; return None."""
+        """Add every packet of an open capture file; return None.
+
+        The common case (Ethernet, IPv4 without options or fragmentation, TCP or UDP, a
+        flow already in the table, nothing cut) is handled inline with two unpacks and
+        one dict lookup; every other packet goes through :meth:`add`, which does the
+        full job (and the accounting) for it.
+        """
         buf = reader.buf
-        add = self.add
+        get = self.flows.get
+        slow = self.add
+        inspect = self.inspect
+        fast = _ETH_IPV4
+        hh = _HH
+        tcp = _TCP
         first = self.first_ts
         ts = 0.0
+        npk = nbytes = 0
         for lt, ts, caplen, wirelen, off in reader.records():
             if first is None:
                 first = ts
-            add(lt, ts, caplen, wirelen, buf, off)
+            if lt != 1 or caplen < 42:
+                slow(lt, ts, caplen, wirelen, buf, off)
+                continue
+            etype, vihl, tot, frag, proto, src, dst = fast(buf, off)
+            limit = off + 14 + tot
+            if etype != 0x0800 or vihl != 0x45 or frag & 0x3FFF or limit > off + caplen or tot < 28:
+                slow(lt, ts, caplen, wirelen, buf, off)
+                continue
+            l4 = off + 34
+            if proto == 17:
+                sport, dport = hh(buf, l4)
+                flags = 0
+                pay = l4 + 8
+            elif proto == 6 and tot >= 40:
+                sport, dport, offflags = tcp(buf, l4)
+                flags = offflags & 0xFF
+                pay = l4 + ((offflags >> 12) << 2)
+            else:
+                slow(lt, ts, caplen, wirelen, buf, off)
+                continue
+            key = (proto, src, sport, dst, dport)
+            rec = get(key)
+            if rec is None:  # a new flow: rare, let the full path create it
+                slow(lt, ts, caplen, wirelen, buf, off)
+                continue
+            npk += 1
+            nbytes += wirelen
+            rec[0] += 1
+            rec[1] += wirelen
+            rec[3] = ts
+            rec[4] |= flags
+            if pay < limit and (rec[7] < inspect or rec[8]):
+                rec[7] += 1
+                self._inspect(rec, key, bytes(buf[pay:limit]), ts)
+        self.packets += npk
+        self.bytes += nbytes
         if first is not None:
             self.first_ts = first if self.first_ts is None else min(self.first_ts, first)
             self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)

@@ -102,6 +102,7 @@ def _empty_data(xaddr: str) -> dict[str, Any]:
         "profiles": [],
         "stream_uris": [],
         "calls": {},
+        "dot11": None,
     }
 
 
@@ -128,6 +129,30 @@ def _if_type(iface: Any) -> int | None:
 
 def _s(value: Any) -> str | None:
     return None if value is None else clip(str(value))
+
+
+def _ssid(value: Any) -> str | None:
+    """ONVIF sends SSIDs as hexBinary (``plain`` turns bytes into hex): show the text."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return clip(value)
+    return clip(raw[:32].decode("utf-8", "backslashreplace"))
+
+
+def _dot11_network(d: dict[str, Any]) -> dict[str, Any]:
+    """One Dot11Status / Dot11AvailableNetworks entry as reported (SSID decoded)."""
+    auth = d.get("AuthAndMangementSuite")  # sic: the ONVIF schema's spelling; a list
+    return {
+        "ssid": _ssid(d.get("SSID")),
+        "bssid": _s(d.get("BSSID")),
+        "pair_cipher": _s(d.get("PairCipher")),
+        "group_cipher": _s(d.get("GroupCipher")),
+        "signal_strength": _s(d.get("SignalStrength")),
+        "auth": _s(",".join(map(str, auth)) if isinstance(auth, list) else auth),
+    }
 
 
 class _OnvifProbe:
@@ -308,6 +333,45 @@ class _OnvifProbe:
             )
         self.data["interfaces"] = out
 
+    async def dot11(self) -> None:
+        """Ask a device that admits to 802.11 what its radio is doing (issue 5).
+
+        Only when GetCapabilities says Dot11Configuration or an interface has ifType 71;
+        otherwise ``dot11`` records ``supported: false`` without a round trip (a device
+        that answers the calls anyway is no more truthful for it).
+        The calls run at once so a slow camera costs one timeout, not three.
+        """
+        names = ("GetDot11Capabilities", "GetDot11Status", "ScanAvailableDot11Networks")
+        token = next(
+            (i["token"] for i in self.data["interfaces"] if i.get("if_type") == 71 and i["token"]),
+            None,
+        )
+        if not self.data["capabilities"].get("dot11") and token is None:
+            # ``calls`` lists only calls made; the verdict is recorded here instead.
+            self.data["dot11"] = {"supported": False, "reason": "no Dot11 advertised"}
+            return
+        if token is None:  # Dot11 capability without an 802.11 interface to name
+            caps = await self.call(names[0])
+            status = networks = None
+        else:
+            caps, status, networks = await asyncio.gather(
+                self.call(names[0]),
+                self.call(names[1], InterfaceToken=token),
+                self.call(names[2], InterfaceToken=token),
+            )
+        self.data["dot11"] = {
+            "supported": True,
+            "reason": None if token else "Dot11 advertised, no 802.11 interface listed",
+            "interface": token,
+            "capabilities": {str(k): v for k, v in caps.items() if isinstance(v, bool)}
+            if isinstance(caps, dict)
+            else None,
+            "status": _dot11_network(status) if isinstance(status, dict) else None,
+            "networks": [_dot11_network(n) for n in networks if isinstance(n, dict)][:32]
+            if isinstance(networks, list)
+            else None,
+        }
+
     async def scopes(self) -> None:
         scopes = await self.call("GetScopes")
         if isinstance(scopes, list):
@@ -334,15 +398,19 @@ class _OnvifProbe:
                 }
             )
         self.data["profiles"] = out
-        for prof in out[:MAX_PROFILES]:
-            if not prof["token"]:
-                continue
-            reply = await self.call(
-                "GetStreamUri",
-                service="media",
-                StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-                ProfileToken=prof["token"],
+        replies = await asyncio.gather(
+            *(
+                self.call(
+                    "GetStreamUri",
+                    service="media",
+                    StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                    ProfileToken=prof["token"],
+                )
+                for prof in out[:MAX_PROFILES]
+                if prof["token"]
             )
+        )
+        for reply in replies:  # in profile order, whatever order they answered in
             uri = _get(reply, "Uri")
             if uri:
                 self.data["stream_uris"].append(strip_userinfo(str(uri)))
@@ -356,7 +424,7 @@ class _OnvifProbe:
         # Independent calls at once: a slow camera then costs one round trip per stage
         # instead of one per call. Media needs the media XAddr the first two find.
         await asyncio.gather(self.capabilities(), self.services(), self.interfaces(), self.scopes())
-        await self.media()
+        await asyncio.gather(self.dot11(), self.media())
 
 
 async def probe_onvif(

@@ -113,6 +113,8 @@ class CaptureReader:
                 size = os.fstat(fh.fileno()).st_size
                 if size > 0:
                     self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    if hasattr(mmap, "MADV_SEQUENTIAL"):  # read-ahead, drop pages behind
+                        self._map.madvise(mmap.MADV_SEQUENTIAL)
                     self.buf = self._map
                 else:
                     self.buf = fh.read(1 << 30)  # a pipe or an empty file: read it

@@ -87,17 +87,19 @@ async def scan(
     timeout: float = 1.0,
     concurrency: int = 1024,
     on_host_done: Callable[[HostResult], None] | None = None,
+    semaphore: asyncio.Semaphore | None = None,
 ) -> list[HostResult]:
     """Connect-scan every (host, port); return one :class:`HostResult` per host, in order.
 
     ``timeout`` bounds each connect (filtered ports cost exactly that); at most
     ``concurrency`` connects are in flight, bounded by RLIMIT_NOFILE. ``on_host_done``
-    is called as each host's last port finishes (for progress). Never raises for a
-    device; a local failure (EMFILE) is counted in ``errors`` for that host.
+    is called as each host's last port finishes (for progress). ``semaphore`` shares
+    one connection budget between concurrent calls (it replaces ``concurrency``).
+    Never raises for a device; a local failure (EMFILE) is counted in ``errors``.
     """
     host_list = list(dict.fromkeys(hosts))
     port_list = sorted(set(ports))
-    sem = asyncio.Semaphore(max_concurrency(concurrency))
+    sem = semaphore or asyncio.Semaphore(max_concurrency(concurrency))
     results = {h: HostResult(h) for h in host_list}
     remaining = dict.fromkeys(host_list, len(port_list))
 

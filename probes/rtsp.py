@@ -56,6 +56,8 @@ DESCRIBE_PATHS: tuple[str, ...] = (
     "/live/ch0",
     "/h264Preview_01_main",  # Reolink
     "/axis-media/media.amp",  # Axis
+    "/media/video1",  # Uniview
+    "/profile2/media.smp",  # Hanwha Vision (Wisenet)
     "/stream1",  # TP-Link Tapo, many generic
     "/live",
     "/ch0_0.h264",

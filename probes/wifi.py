@@ -42,6 +42,7 @@ MAX_SSIDS = 16  # per transmitter: a hostile beacon flood cannot bloat the repor
 MAX_PEERS = 16
 IE_RESAMPLE = 64  # re-read a beacon stream's IEs every 64th frame (SSID changes)
 BLE_ADV_ACCESS_ADDRESS = 0x8E89BED6
+MAX_RADIOTAP = 2048  # real headers are tens of bytes; thousands means corrupt framing
 
 # Radiotap fields of the default namespace: bit -> (alignment, size). From the radiotap
 # field list (radiotap.org/fields/defined); a present bit not listed here stops the walk,
@@ -241,8 +242,11 @@ class AirParser:
         if version != 0:
             stats.skip("bad_radiotap")
             return
-        if rt_len < 8 or off + rt_len > end:
+        if rt_len < 8 or rt_len > MAX_RADIOTAP:
             stats.skip("absurd_length")
+            return
+        if off + rt_len > end:
+            stats.skip("truncated")  # a plausible header cut by the snap length
             return
         # The present words run until one without bit 31 (extended bitmap).
         p = off + 4

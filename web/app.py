@@ -22,7 +22,9 @@ from auditor import __version__
 from auditor.errors import StorageError
 from web.db import open_db
 from web.deps import NotAuthenticated
-from web.routes import admin, auth, findings, ingest, inventory, ops, scans
+from web.headers import SecurityHeadersMiddleware
+from web.ratelimit import SlidingWindow
+from web.routes import admin, auth, findings, ingest, inventory, ops, reports, scans, schedules
 from web.sessions import SchemeAwareSessionMiddleware
 from web.settings import Settings, resolve_secret_key
 from web.templating import WEB_DIR, make_templates, render
@@ -102,12 +104,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.templates = make_templates()
+    app.state.login_limiter = SlidingWindow(settings.login_max_failures, settings.login_window_s)
+    app.state.probe_limiter = SlidingWindow(settings.probe_rate_per_minute, 60.0)
     app.add_middleware(
         SchemeAwareSessionMiddleware, secret_key=secret, max_age=settings.session_max_age
     )
+    # Added last, so outermost: its headers reach every response, errors included.
+    app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
-    for module in (ops, auth, inventory, findings, scans, ingest, admin):
+    for module in (ops, auth, inventory, findings, scans, ingest, admin, reports):
         app.include_router(module.router)
+    app.include_router(schedules.admin_router)
+    app.include_router(schedules.probe_router)
     swagger = _swagger_dir()
     if swagger is not None:  # before /static, which would otherwise swallow its paths
         app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")

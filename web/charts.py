@@ -38,12 +38,12 @@ def bar_chart(
     items: Sequence[tuple[str, int]],
     title: str,
     colours: dict[str, str] | None = None,
-    width: int = 420,
+    width: int = 380,
     max_bars: int = 12,
 ) -> Markup:
     """Horizontal bars, one per ``(label, value)``, largest as given (caller sorts)."""
     rows = [(str(label), int(value)) for label, value in items][:max_bars]
-    row_h, label_w, pad = 22, 130, 6
+    row_h, label_w, pad = 22, 120, 6
     height = max(40, row_h * len(rows) + 2 * pad)
     if not rows or max(v for _, v in rows) <= 0:
         return _empty(title, width, 60)
@@ -79,7 +79,7 @@ def severity_chart(counts: dict[str, int], title: str = "Open findings by severi
 def trend_chart(
     points: Sequence[tuple[float, int, int]],
     title: str = "Devices and findings per scan",
-    width: int = 860,
+    width: int = 640,
     height: int = 220,
 ) -> Markup:
     """Two lines over time from ``(epoch, devices, findings)`` points, oldest first."""
@@ -98,7 +98,7 @@ def trend_chart(
         return top + ph - ph * v / ymax
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart trend" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]

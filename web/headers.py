@@ -6,6 +6,8 @@ are inline SVG elements, which a CSP does not treat as scripts or external resou
 
 from __future__ import annotations
 
+import logging
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +15,8 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+log = logging.getLogger(__name__)
+ERROR_BODY = b'{"detail": "internal error; the server log has the details"}'
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -32,8 +36,12 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
@@ -41,4 +49,16 @@ class SecurityHeadersMiddleware:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:  # noqa: BLE001  # last line of defence: never a traceback page
+            # The log gets the exception (server side); the client gets a fixed sentence,
+            # so neither a stack frame nor a value from the request reaches the browser.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await send_with_headers(
+                {"type": "http.response.start", "status": 500,
+                 "headers": [(b"content-type", b"application/json")]}  # fmt: skip
+            )
+            await send_with_headers({"type": "http.response.body", "body": ERROR_BODY})

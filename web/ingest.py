@@ -282,21 +282,21 @@ def _match_and_store_devices(
 def _store_findings(
     session: Session, scan_id: int, seen_at: float, groups: list[_Group]
 ) -> tuple[int, int]:
-    existing: dict[tuple[int, str, str], tuple[int, float, float]] = {}
+    existing: dict[tuple[int, str, str], tuple[int, float, float, str]] = {}
     old_ids = [g.device_id for g in groups if g.device_id is not None and not g.is_new]
     t = Finding.__table__.c  # type: ignore[attr-defined]  # plain columns: no ORM objects
     for id_batch in chunks(old_ids):
         rows = (
             session.connection()
             .execute(
-                sa_select(t.id, t.device_id, t.rule, t.key, t.first_seen, t.last_seen).where(
-                    t.device_id.in_(id_batch)
-                )
+                sa_select(
+                    t.id, t.device_id, t.rule, t.key, t.first_seen, t.last_seen, t.status
+                ).where(t.device_id.in_(id_batch))
             )
             .all()
         )
-        for fid, dev_id, rule, key, first, last in rows:
-            existing[(dev_id, rule, key)] = (fid, first, last)
+        for fid, dev_id, rule, key, first, last, status in rows:
+            existing[(dev_id, rule, key)] = (fid, first, last, status)
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -329,10 +329,12 @@ def _store_findings(
                     }
                 )
                 continue
-            fid, first, last = hit
+            fid, first, last, status = hit
             row: dict[str, Any] = {"id": fid}
             if seen_at >= last:
                 row.update(content, last_seen=seen_at, last_scan_id=scan_id)
+                if status == "resolved":  # closed by a reclassify, seen again: open again
+                    row["status"] = "open"
             if seen_at < first:
                 row.update(first_seen=seen_at, first_scan_id=scan_id)
             if len(row) > 1:

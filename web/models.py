@@ -323,3 +323,17 @@ class Job(SQLModel, table=True):
     finished_at: float | None = None
     scan_id: int | None = Field(default=None, foreign_key="scan.id")
     error: str | None = Field(default=None, max_length=2000)
+
+
+class ProbeKey(SQLModel, table=True):
+    """The ed25519 public key a probe signs its offline bundles with (one per probe).
+
+    A table of its own (migration 0003), not a column on ``probe``: keys are rotated
+    and audited apart from tokens, and an older probe row needs no rewrite.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    probe_id: int = Field(foreign_key="probe.id", unique=True, index=True)
+    key_id: str = Field(max_length=64, unique=True, index=True)  # auditor.bundle.key_id
+    public_key: str = Field(max_length=200)  # "ed25519:<base64 of the raw 32 bytes>"
+    created_at: float = Field(default_factory=now)

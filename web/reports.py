@@ -16,13 +16,12 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from auditor import __version__
 from auditor.errors import StorageError
 from web import queries
-from web.models import Device, DeviceSighting, Finding, Observation, Site
+from web.models import DeviceSighting, Observation
 from web.queries import DeviceRow, FindingRow, Overview
 
 REPORT_MAX_ROWS = 2000  # beyond this the report points to the CSV exports
@@ -223,15 +222,3 @@ def scan_export(session: Session, scan_id: int) -> dict[str, Any] | None:
             "exported_at": time.time(),
         },
     }
-
-
-def site_names(session: Session) -> list[str]:
-    return list(session.exec(select(Site.name).order_by(Site.name)).all())
-
-
-def counts(session: Session) -> tuple[int, int]:
-    """(devices, findings) stored, for logging export sizes."""
-    return (
-        session.exec(select(func.count()).select_from(Device)).one(),
-        session.exec(select(func.count()).select_from(Finding)).one(),
-    )

@@ -15,6 +15,7 @@ import typer
 from auditor import __version__
 from auditor.cli import demo as demo_cmds
 from auditor.cli import lab as lab_cmds
+from auditor.cli import radio as radio_cmds
 from auditor.cli import scan as scan_cmds
 from auditor.cli import server as server_cmds
 
@@ -56,6 +57,8 @@ def _root(
 scan_cmds.register(app)
 server_cmds.register(app)
 demo_cmds.register(app)
+radio_cmds.register(app)
+lab_cmds.lab_app.command("air")(radio_cmds.lab_air)
 app.add_typer(lab_cmds.lab_app, name="lab")
 
 

@@ -25,6 +25,8 @@ DataDir = typer.Option(
 user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 site_app = typer.Typer(help="Sites (a city district, a building, a VLAN).", no_args_is_help=True)
 probe_app = typer.Typer(help="Probes that send scans to the dashboard.", no_args_is_help=True)
+db_app = typer.Typer(help="The dashboard's database: migrations, re-classification.",
+                     no_args_is_help=True)  # fmt: skip
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -151,6 +153,73 @@ def probe_revoke(
     typer.echo(f"probe {name!r} revoked")
 
 
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Path | None = DataDir) -> None:
+    """Migrate the database schema to this camaudit's version (safe to repeat).
+
+    Example: CAMAUDIT_DATABASE_URL=postgresql+psycopg://camaudit@/camaudit camaudit db upgrade
+    """
+    from web.db import make_engine
+    from web.migrate import upgrade
+
+    engine = make_engine(_settings(data_dir))
+    try:
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        typer.echo(f"database schema already at revision {after}")
+    else:
+        typer.echo(f"database schema migrated from {before or 'empty'} to {after}")
+
+
+@db_app.command("status")
+def db_status(data_dir: Path | None = DataDir) -> None:
+    """Print the schema revision of the database and the one this camaudit needs."""
+    from web.db import make_engine
+    from web.migrate import current_revision, head_revision
+
+    engine = make_engine(_settings(data_dir))
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else "out of date: run camaudit db upgrade"
+    typer.echo(f"database revision {current or 'none'}, camaudit needs {head} ({state})")
+
+
+@db_app.command("reclassify")
+def db_reclassify(
+    scan: list[int] = typer.Option(
+        None, "--scan", help="Scan id to redo (repeatable). Default: every scan that holds "
+        "some device's latest state."
+    ),  # fmt: skip
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Re-run fingerprints and rules on stored observations (after an update), without
+    rescanning; opens new findings, closes ones that no longer apply, logs each scan.
+
+    Example: camaudit db reclassify --data-dir /var/lib/camaudit --scan 12
+    """
+    from sqlmodel import Session
+
+    from web.reclassify import reclassify_scan, scans_to_reclassify
+
+    with Session(_engine(data_dir)) as session:
+        ids = list(scan) if scan else scans_to_reclassify(session)
+        if not ids:
+            typer.echo("no stored scans to re-classify")
+            return
+        for scan_id in ids:
+            r = reclassify_scan(session, scan_id, actor="cli")
+            typer.echo(
+                f"scan {scan_id}: {r.devices} devices ({r.devices_changed} changed), findings "
+                f"{r.findings_new} new, {r.findings_closed} closed, {r.findings_kept} kept"
+                + (f"; {len(r.unmatched)} addresses had no stored device" if r.unmatched else "")
+            )
+
+
 def register(app: typer.Typer) -> None:
     """Attach the dashboard commands to the root app."""
     app.command("serve")(serve)
@@ -158,3 +227,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(site_app, name="site")
     # `camaudit probe run` (the probe daemon) can join this group: probe_app.command("run").
     app.add_typer(probe_app, name="probe")
+    app.add_typer(db_app, name="db")

@@ -24,10 +24,18 @@ log = logging.getLogger(__name__)
 class DeliveryError(CamauditError):
     """The server could not be reached, or refused what the probe sent."""
 
-    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
 
     @property
     def auth(self) -> bool:
@@ -140,7 +148,12 @@ class ServerClient:
                 status=code,
             )
         # 5xx, 429, 408, and anything odd: the server may be fine again in a moment.
-        raise DeliveryError(f"{url} answered {code}: {detail}", transient=True, status=code)
+        raise DeliveryError(
+            f"{url} answered {code}: {detail}",
+            transient=True,
+            status=code,
+            retry_after=_retry_after(resp),
+        )
 
     def ingest(self, body: bytes) -> dict[str, Any]:
         """POST a scan JSON; return the server's answer (``created`` False on a resend)."""
@@ -153,9 +166,7 @@ class ServerClient:
         jobs = []
         raw = data.get("jobs") or []
         if not isinstance(raw, list):
-            raise DeliveryError(
-                f"{self.url}/api/jobs/next: 'jobs' is not a list", transient=False
-            )
+            raise DeliveryError(f"{self.url}/api/jobs/next: 'jobs' is not a list", transient=False)
         for d in raw:
             try:
                 jobs.append(Job.from_dict(d))
@@ -163,12 +174,20 @@ class ServerClient:
                 log.error("ignoring a malformed job from the server: %s", exc)
         return jobs
 
-    def job_done(self, job_id: str, scan_id: str | None, error: str | None = None) -> None:
-        """Tell the server a job finished (with its scan id) or was refused/failed."""
+    def job_done(self, job_id: str, scan_id: int | None, error: str | None = None) -> None:
+        """Tell the server a job finished (with the server's scan id) or was refused/failed."""
         body: dict[str, Any] = {"scan_id": scan_id}
         if error:
             body["error"] = error[:2000]
         self._request("POST", f"/api/jobs/{quote(job_id, safe='')}/done", json=body)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after", "")
+    try:
+        return min(max(float(value), 0.0), 3600.0)
+    except ValueError:  # absent, or an HTTP date (camaudit sends seconds)
+        return None
 
 
 def _detail(resp: httpx.Response) -> str:
@@ -192,7 +211,5 @@ def _json_object(resp: httpx.Response) -> dict[str, Any]:
             status=resp.status_code,
         ) from exc
     if not isinstance(data, dict):
-        raise DeliveryError(
-            f"{resp.request.url}: unexpected answer {data!r:.200}", transient=False
-        )
+        raise DeliveryError(f"{resp.request.url}: unexpected answer {data!r:.200}", transient=False)
     return data

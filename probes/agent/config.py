@@ -176,7 +176,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         server = _check_server(str(server), where)
     token: str | None = env.get("CAMAUDIT_TOKEN") or data.get("token") or None
     token_file = env.get("CAMAUDIT_TOKEN_FILE") or data.get("token_file")
-    if token is None and token_file:
+    if server and token is None and token_file:  # offline probes need no token
         token = _read_token(Path(token_file))
     if server and not token:
         raise ConfigError(
@@ -191,7 +191,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         # camaudit never chooses targets: a probe with no allowed ranges scans nothing.
         raise ConfigError(
             f"{where}: allowed_targets is required (the ranges this probe may scan, "
-            "e.g. allowed_targets = [\"10.20.0.0/24\"]); jobs outside them are refused"
+            'e.g. allowed_targets = ["10.20.0.0/24"]); jobs outside them are refused'
         )
     try:
         allowed = parse_targets([str(t) for t in raw_allowed])

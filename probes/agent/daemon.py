@@ -91,9 +91,21 @@ class Agent:
         self.unsaved: list[tuple[dict[str, Any], str | None]] = []  # the disk was full
         self.last_error: str | None = None
         self.no_jobs_api = False
+        self.ignored: set[str] = set()  # job ids of kinds this probe does not run
         now = clock()
         self.schedule_next = {s.name: now for s in cfg.schedules}
         self.scans_done = 0
+
+    def close(self) -> None:
+        """Close the connection to the server (``run`` does this on its way out)."""
+        if self.client is not None:
+            self.client.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     # -- health ---------------------------------------------------------------------------
 
@@ -102,9 +114,13 @@ class Agent:
         h = {
             "X-Camaudit-Probe-Version": __version__,
             "X-Camaudit-Outbox-Depth": str(len(self.outbox) + len(self.unsaved)),
+            # Files set aside (corrupt, or refused by the server): someone must look.
+            "X-Camaudit-Quarantined": str(len(self.outbox.quarantined())),
         }
         if self.last_error:
-            h["X-Camaudit-Last-Error"] = self.last_error.encode("ascii", "replace").decode()[:200]
+            # Header values must be printable ASCII without edge whitespace (h11 refuses).
+            text = "".join(c if " " <= c <= "~" else "?" for c in self.last_error)
+            h["X-Camaudit-Last-Error"] = text[:200].strip()
         return h
 
     def _error(self, msg: str, *args: object) -> None:
@@ -138,8 +154,9 @@ class Agent:
             still = []
             for scan, job_id in self.unsaved:
                 try:
-                    self.client.ingest(scan_body(scan))
-                    self._report(job_id, _sid(scan), None)
+                    ack = self.client.ingest(scan_body(scan))
+                    sid = ack.get("scan_id")
+                    self._report(job_id, sid if isinstance(sid, int) else None, None)
                     log.info("scan %s sent straight from memory (disk full)", _sid(scan))
                 except DeliveryError:
                     still.append((scan, job_id))
@@ -157,17 +174,21 @@ class Agent:
         sent = 0
         for item in self.outbox:
             try:
+                owes_done = bool(item.job_id) and not str(item.job_id).startswith(LOCAL)
                 if not item.ingested:
                     ack = self.client.ingest(item.body())
+                    server_id = ack.get("scan_id")
                     log.info(
                         "delivered scan %s (server scan %s, %s)",
                         item.scan_id,
-                        ack.get("scan_id"),
+                        server_id,
                         "new" if ack.get("created") else "already stored",
                     )
-                    if item.job_id and not item.job_id.startswith(LOCAL):
-                        self.outbox.mark_ingested(item)  # a restart now owes only "done"
-                if item.job_id and not item.job_id.startswith(LOCAL):
+                    if owes_done:  # a restart from here on owes only "done"
+                        self.outbox.mark_ingested(
+                            item, server_id if isinstance(server_id, int) else None
+                        )
+                if owes_done:
                     self._job_done(item)
                 self.outbox.remove(item)
                 sent += 1
@@ -178,7 +199,7 @@ class Agent:
                     )
                     self._error("scan %s rejected by the server: %s", item.scan_id, exc)
                     continue
-                delay = self.send_backoff.next_delay()
+                delay = max(self.send_backoff.next_delay(), exc.retry_after or 0.0)
                 self.next_send = self.clock() + delay
                 self._error(
                     "cannot deliver (%d waiting): %s; next try in %.1f s",
@@ -196,15 +217,16 @@ class Agent:
     def _job_done(self, item: OutboxItem) -> None:
         assert self.client is not None and item.job_id is not None
         try:
-            self.client.job_done(item.job_id, item.scan_id)
+            self.client.job_done(item.job_id, item.server_scan_id)
+            log.info("job %s reported done (scan %s)", item.job_id, item.server_scan_id)
         except DeliveryError as exc:
             if exc.transient or exc.auth:
                 raise
-            # 404/422: the server does not know the job (deleted meanwhile). The scan is
-            # stored; there is nothing left to deliver for it.
+            # 409: already reported (our earlier answer was lost); 404/422: the server no
+            # longer knows the job. Either way the scan is stored and nothing is owed.
             log.warning("job %s: the server did not take its completion: %s", item.job_id, exc)
 
-    def _report(self, job_id: str | None, scan_id: str | None, error: str | None) -> None:
+    def _report(self, job_id: str | None, scan_id: int | None, error: str | None) -> None:
         if not job_id or job_id.startswith(LOCAL) or self.client is None:
             return
         try:
@@ -237,7 +259,7 @@ class Agent:
         self.next_pull = self.clock() + self.cfg.poll_interval
         owed = self.outbox.job_ids()  # already scanned, only delivery is pending
         for job in jobs:
-            if job.id not in owed and job.id not in self.pending:
+            if job.id not in owed and job.id not in self.pending and job.id not in self.ignored:
                 log.info("job %s: %s of %s due %s", job.id, job.kind, job.targets, job.due)
                 self.pending[job.id] = job
 
@@ -251,8 +273,12 @@ class Agent:
     def run_job(self, job: Job) -> OutboxItem | None:
         """Run one job; refuse it (and report why) when it is not allowed or fails."""
         if job.kind != "scan":
-            self._error("job %s: this probe does not run %r jobs", job.id, job.kind)
-            self._report(job.id, None, f"unsupported job kind {job.kind!r}")
+            # docs/api.md: a probe ignores kinds it does not know (a newer server's work).
+            if job.id not in self.ignored:
+                log.warning(
+                    "job %s: ignoring kind %r, which this probe does not run", job.id, job.kind
+                )
+                self.ignored.add(job.id)
             return None
         try:
             targets = self.cfg.check_targets(job.targets)
@@ -319,8 +345,7 @@ class Agent:
                 self.next_send = 0.0
                 self.flush()  # a last try on the way out; what is left stays on disk
         finally:
-            if self.client is not None:
-                self.client.close()
+            self.close()
             left = len(self.outbox) + len(self.unsaved)
             if left:
                 log.warning("%d result(s) not yet delivered stay in %s", left, self.outbox.dir)

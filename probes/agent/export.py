@@ -23,9 +23,7 @@ def export_outbox(cfg: ProbeConfig, out: Path, *, clear: bool = False) -> int:
     key = load_private_key(cfg.key_path)
     outbox = Outbox(cfg.outbox_dir)
     items = list(outbox)
-    count = write_bundle(
-        out, cfg.name, [(i.path.name, i.body()) for i in items], key
-    )
+    count = write_bundle(out, cfg.name, [(i.path.name, i.body()) for i in items], key)
     if clear:
         own = key.public_key()
         back = read_bundle(out, lambda _kid, _probe: own)

@@ -50,6 +50,7 @@ class OutboxItem:
     scan: dict[str, Any]
     job_id: str | None
     ingested: bool  # the server acknowledged the scan; only the job's "done" is owed
+    server_scan_id: int | None = None  # the server's id for it (what "done" reports)
 
     def body(self) -> bytes:
         """The scan JSON exactly as the ingest API wants it."""
@@ -149,15 +150,16 @@ class Outbox:
             "seq": item.seq,
             "job_id": item.job_id,
             "ingested": item.ingested,
+            "server_scan_id": item.server_scan_id,
             "saved_at": time.time(),
             "sha256": hashlib.sha256(body).hexdigest(),
             "scan": item.scan,
         }
         atomic_write(item.path, json.dumps(envelope, separators=(",", ":")).encode("utf-8"))
 
-    def mark_ingested(self, item: OutboxItem) -> None:
+    def mark_ingested(self, item: OutboxItem, server_scan_id: int | None) -> None:
         """Record that the server has the scan, so a restart only owes the job's done."""
-        item.ingested = True
+        item.ingested, item.server_scan_id = True, server_scan_id
         self._save(item)
 
     def remove(self, item: OutboxItem) -> None:
@@ -205,8 +207,15 @@ class Outbox:
             if not isinstance(env, dict) or env.get("format") != ENVELOPE:
                 raise ValueError(f"not a {ENVELOPE} envelope")
             scan = env["scan"]
+            sid = env.get("server_scan_id")
             item = OutboxItem(
-                path, int(m.group(1)), m.group(2), scan, env.get("job_id"), bool(env["ingested"])
+                path,
+                int(m.group(1)),
+                m.group(2),
+                scan,
+                env.get("job_id"),
+                bool(env["ingested"]),
+                int(sid) if sid is not None else None,
             )
             if str(scan["scan"]["id"]) != item.scan_id or env.get("scan_id") != item.scan_id:
                 raise ValueError("the scan id inside does not match the file name")

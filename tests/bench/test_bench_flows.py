@@ -154,6 +154,14 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _status_mib(field: str) -> float:
+    """Return a /proc/self/status memory field (``RssAnon``, ``RssFile``) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 @pytest.fixture(scope="module")
 def camera_pcap(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     path = tmp_path_factory.mktemp("flows") / "camera-vlan-1m.pcap"
@@ -180,9 +188,13 @@ def test_bench_flows_vs_tshark(bench: Any, camera_pcap: tuple[Path, float]) -> N
         result["tshark_peak_rss_mib"] = ts["peak_rss_children_mib"]
     gc.collect()
     rss0 = _rss_mib()
+    anon0 = _status_mib("RssAnon")
     t0 = time.perf_counter()
+    c0 = time.process_time()
     table, stats = read_files([str(path)], FlowTable())
     read_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - c0
+    anon1 = _status_mib("RssAnon")
     obs = table.observations("pcap:" + path.name, local_networks=["198.18.0.0/16"])
     report_s = time.perf_counter() - t0 - read_s
     assert stats.packets == PACKETS and not stats.errors
@@ -191,8 +203,13 @@ def test_bench_flows_vs_tshark(bench: Any, camera_pcap: tuple[Path, float]) -> N
         camaudit_read_s=round(read_s, 3),
         camaudit_pkt_s=round(PACKETS / read_s),
         camaudit_report_s=round(report_s, 3),
+        camaudit_cpu_s=round(cpu_s, 3),
+        # peak RSS counts the mmap'd file's page-cache pages (shared, reclaimable);
+        # the anonymous RSS growth is what the flow table itself allocated
         camaudit_peak_rss_mib=round(_rss_mib(), 1),
         camaudit_rss_before_mib=round(rss0, 1),
+        camaudit_rss_anon_growth_mib=round(anon1 - anon0, 1),
+        load_avg=os.getloadavg()[0],
         flows=len(table.flows),
         devices=len(obs) - 1,
         skipped=table.skip_summary()["skipped"],

@@ -47,7 +47,8 @@ def test_summary_counts() -> None:
     assert s["rebrands"] == 1
     assert list(s["findings_by_severity"]) == ["critical", "high", "medium", "low", "info"]
     assert s["findings"] == sum(s["findings_by_severity"].values()) > 0
-    assert s["max_severity"] == "high"
+    # the Amcrest's V2.420 firmware is inside CVE-2020-5735 (CISA KEV): critical
+    assert s["max_severity"] == "critical"
     assert "CAM-POL-NDAA-889" in s["findings_by_rule"]
 
 

@@ -27,6 +27,30 @@ def fired(rule_id: str, obs: list[Observation]) -> bool:
     return rule_id in findings(obs)
 
 
+_LINK = {"confidence": 0.85, "evidence": [{"source": "air", "detail": "radio MAC = wired MAC +2"}]}
+_AIR = {
+    "kind": "wifi",
+    "role": "client",
+    "frames": 40,
+    "data_frames": 38,
+    "probe_requests": 2,
+    "beacons": 0,
+    "ssids": [],
+    "bssids": ["02:5c:17:00:00:01"],
+    "link": _LINK,
+}
+AIR_CLIENT = Observation("air", IP, _AIR, mac="ac:cc:8e:00:00:02")
+AIR_AP = Observation(
+    "air",
+    IP,
+    {**_AIR, "role": "ap", "beacons": 90, "ssids": ["AXIS-1"], "privacy": True},
+    mac="ac:cc:8e:00:00:02",
+)
+AIR_SILENT = Observation(
+    "air", IP, {**_AIR, "frames": 0, "data_frames": 0, "probe_requests": 0}, mac="ac:cc:8e:00:00:02"
+)
+
+
 CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
     "CAM-ID-OEM-REBRAND": (
         [
@@ -76,6 +100,16 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
         [onvif(IP, manufacturer="AXIS", model="P1375", interfaces=[
             {"token": "w", "name": "wlan0", "mac": None, "if_type": 71, "enabled": True}])],
     ),
+    # issue 5: an air transmitter linked to the device (auditor.radios.attach's shape)
+    "CAM-RADIO-AIR-ACTIVE": ([AXIS, AIR_CLIENT], [AXIS, AIR_SILENT]),
+    "CAM-RADIO-OWN-AP": ([AXIS, AIR_AP], [AXIS, AIR_CLIENT]),
+    "CAM-RADIO-SELF-REPORT-CONTRADICTED": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", calls={"GetNetworkInterfaces": "ok"}),
+         AIR_CLIENT],
+        [onvif(IP, manufacturer="AXIS", model="P1375", calls={"GetNetworkInterfaces": "ok"},
+               interfaces=[{"token": "w", "name": "wlan0", "mac": "ac:cc:8e:00:00:02",
+                            "if_type": 71, "enabled": True}]), AIR_CLIENT],
+    ),
     "CAM-POL-NDAA-889": (
         [onvif(IP, manufacturer="Amcrest", model="IP2M-841B"),
          http(IP, status=401, auth_schemes=["digest"], realm="Login to 4K01234PAZ12345")],
@@ -89,11 +123,51 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
         [AXIS, Observation("rtsp", IP, {}, port=554, error="timeout after 3.0s")],
         [AXIS],
     ),
+    # issue 7 (posture); the CAM-POL-* rules that need a site policy: tests/posture
+    "CAM-VULN-KEV": (
+        [onvif(IP, manufacturer="HIKVISION", model="DS-2CD2143G0-I", hardware_id="88",
+               firmware="V5.4.5 build 170124")],
+        [onvif(IP, manufacturer="HIKVISION", model="DS-2CD2143G0-I", hardware_id="88",
+               firmware="V5.7.3 build 220112")],
+    ),
+    "CAM-VULN-CVE": (
+        [onvif(IP, manufacturer="Xiongmai", model="IPG-53H20PL-S",
+               firmware="V5.00.R02.000529G9.10010.346400.0000000")],
+        [onvif(IP, manufacturer="AXIS", model="P1375", firmware="10.12.199")],
+    ),
+    "CAM-EXP-SSH": ([AXIS, portscan(IP, 22, 80)], [AXIS, portscan(IP, 80)]),
+    "CAM-EXP-ONVIF-USERS": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", auth="none",
+               calls={"GetUsers": "ok"}, users=[{"username": "root", "level": "Administrator"}])],
+        [onvif(IP, manufacturer="AXIS", model="P1375", auth="digest",
+               calls={"GetUsers": "ok"}, users=[{"username": "root", "level": "Administrator"}])],
+    ),
+    "CAM-PRIV-AUDIO": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", profiles=[{"token": "p", "audio": True}])],
+        [onvif(IP, manufacturer="AXIS", model="P1375", profiles=[{"token": "p", "audio": False}])],
+    ),
+    "CAM-PRIV-ANALYTICS": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", analytics=[
+            {"token": "va", "rules": [{"name": "r", "type": "tt:FaceDetector"}]}])],
+        [onvif(IP, manufacturer="AXIS", model="P1375", analytics=[{"token": "va", "rules": []}])],
+    ),
+    "CAM-CLOCK-NO-NTP": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", ntp=False)],
+        [onvif(IP, manufacturer="AXIS", model="P1375", ntp=True)],
+    ),
+    "CAM-EXP-DEFAULT-CREDS": (
+        [AXIS, Observation("defaultcreds", IP, {"accepted": True, "user": "root",
+                                                "entry": "axis-root-pass", "via": "onvif"})],
+        [AXIS, Observation("defaultcreds", IP, {"accepted": False, "attempts": 1})],
+    ),
 }  # fmt: skip
+
+# Rules that need a site policy; tested with one in tests/posture/test_policy.py.
+NEEDS_POLICY = {"CAM-POL-NOT-APPROVED", "CAM-POL-FIRMWARE-FLOOR", "CAM-POL-COMPLIANCE"}
 
 
 def test_every_rule_has_cases() -> None:
-    assert set(CASES) == set(RULES)
+    assert set(CASES) | NEEDS_POLICY == set(RULES)
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))

@@ -11,8 +11,10 @@ from starlette.routing import BaseRoute
 from webenv import PASSWORDS, Env
 
 PUBLIC = {"/healthz", "/login"}
-ADMIN_ONLY = re.compile(r"^(/admin|/api/admin|/metrics|(/api)?/findings/\{[^}]+\}/accept)")
-TOKEN_ONLY = {"/api/ingest"}
+ADMIN_ONLY = re.compile(
+    r"^(/admin|/api/admin|/metrics|(/api)?/findings/\{[^}]+\}/accept|(/api)?/schedules)"
+)
+TOKEN_ONLY = {"/api/ingest", "/api/jobs/next", "/api/jobs/{job_id}/done"}
 
 
 def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
@@ -39,6 +41,13 @@ def _url(path: str) -> str:
 
 def _wants_json(path: str) -> bool:
     return path.startswith("/api/") or path in ("/metrics", "/openapi.json")
+
+
+def test_the_enumeration_covers_reports_exports_and_jobs(env: Env) -> None:
+    paths = {p for _, p in _routes(env)}
+    assert {"/reports/audit.html", "/reports/audit.pdf", "/exports/devices.csv",
+            "/exports/findings.csv", "/exports/scan/{scan_id}.json", "/schedules",
+            "/api/jobs/next", "/api/jobs/{job_id}/done"} <= paths  # fmt: skip
 
 
 def test_anonymous_is_refused_everywhere_but_public_routes(env: Env) -> None:
