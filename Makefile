@@ -71,7 +71,7 @@ test: lint typecheck unit
 bench: deps
 	@if ! dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null; fi
-	@$(PY) -m pytest -W error -q -s tests/bench -p no:cacheprovider -o testpaths=tests/bench -o norecursedirs=
+	@$(PY) -m pytest -W error -q -s tests/bench -p no:cacheprovider -o testpaths=tests/bench -o "norecursedirs=.* *.egg"
 
 lab-up: deps
 	@$(VENV)/bin/camaudit lab up --cameras $(CAMERAS)

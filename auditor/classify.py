@@ -309,6 +309,8 @@ def classify(
     oem_db = oem or load_oem()
     by_ip: dict[str, list[Observation]] = defaultdict(list)
     for obs in observations:
+        if obs.data.get("kind") == "summary":  # a capture's totals, not a device (ip "*")
+            continue
         by_ip[obs.ip].append(obs)
     return [
         _classify_host(ip, by_ip[ip], fps, oui_table, oem_db) for ip in sorted(by_ip, key=_ip_key)

@@ -159,6 +159,22 @@ def current_policy() -> SitePolicy:
     return _POLICY.get() or DEFAULT_POLICY
 
 
+_BASELINE: ContextVar[dict[str, list[str]] | None] = ContextVar(
+    "camaudit_traffic_baseline", default=None
+)
+
+
+@contextlib.contextmanager
+def use_baseline(baseline: dict[str, list[str]] | None) -> Iterator[None]:
+    """Make ``baseline`` the one drift is judged against when the policy carries none
+    (``auditor.policy.apply_policy`` builds its own traffic policy, without a baseline)."""
+    token = _BASELINE.set(baseline)
+    try:
+        yield
+    finally:
+        _BASELINE.reset(token)
+
+
 @dataclass
 class FlowView:
     """One flow of a device, judged: its name, whether it leaves the site, why allowed."""
@@ -326,10 +342,11 @@ def learn_baseline(
 def drift(dev: Device, traffic: DeviceTraffic) -> list[FlowView]:
     """Return outbound internet flows outside every baseline profile of ``dev``.
 
-    Empty when the policy carries no baseline or none of the device's profiles is in
+    The baseline is the policy's, else the one set by :func:`use_baseline`.
+    Empty when there is no baseline or none of the device's profiles is in
     it (a device never seen has nothing to drift from; it is reported by other rules).
     """
-    base = traffic.policy.baseline
+    base = traffic.policy.baseline or _BASELINE.get()
     if not base:
         return []
     known: set[str] = set()

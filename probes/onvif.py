@@ -231,6 +231,9 @@ class _OnvifProbe:
                 if outcome != "auth":
                     return outcome, None  # not a password problem: stop guessing
                 continue
+            except BaseException:  # cancelled by the probe budget: close, then propagate
+                await asyncio.shield(clients.close())
+                raise
             self.authed = clients
             self.data["auth"] = "digest"
             self.data["credential_index"] = index

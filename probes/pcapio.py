@@ -40,6 +40,7 @@ RAW_ALIASES = (12, 14)
 MAX_CAPLEN = 262144
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng blocks other than packets (e.g. name resolution)
 NOTES_MAX = 20
+RELEASE_EVERY = 64 * 1024 * 1024  # bytes read between dropping mapped pages behind us
 
 PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
@@ -128,6 +129,15 @@ class CaptureReader:
             self._map = None
         self.buf = b""
 
+    def _release(self, upto: int) -> int:
+        """Drop mapped pages before ``upto`` from our RSS (the page cache keeps them);
+        return the next offset at which to call again."""
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            end = upto - upto % mmap.PAGESIZE
+            if end > 0:
+                self._map.madvise(mmap.MADV_DONTNEED, 0, end)
+        return upto + RELEASE_EVERY
+
     # --- records -------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
@@ -174,8 +184,11 @@ class CaptureReader:
         off = 24
         count = 0
         total = 0
+        release_at = RELEASE_EVERY
         try:
             while off + 16 <= n:
+                if off >= release_at:
+                    release_at = self._release(off)
                 sec, frac, caplen, wirelen = unpack(buf, off)
                 if caplen > limit:
                     stats.problem(
@@ -210,8 +223,11 @@ class CaptureReader:
         ifaces: list[_Iface] = []
         count = 0
         total = 0
+        release_at = RELEASE_EVERY
         try:
             while off < n:
+                if off >= release_at:
+                    release_at = self._release(off)
                 if off + 12 > n:
                     stats.problem("truncated_record", f"{self.path}: block header cut at {off}")
                     return

@@ -186,6 +186,10 @@ class Finding(FindingBase, table=True):
     __table_args__ = (
         UniqueConstraint("device_id", "rule", "key", name="uq_finding_device_rule_key"),
         Index("ix_finding_status_rank", "status", "severity_rank"),
+        # The findings list walks this in order and stops at the page (migration 0004).
+        Index("ix_finding_rank_seen", "severity_rank", "last_seen", "id"),
+        # Covers "is this finding open?" (last_seen vs the device's, status, expiry).
+        Index("ix_finding_device_state", "device_id", "last_seen", "status", "expires_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="device.id", index=True)

@@ -207,31 +207,55 @@ def list_devices(
     if site:
         conds.append(Site.name == site)
 
-    total = session.exec(
-        select(func.count())
-        .select_from(Device)
-        .join(Site, col(Site.id) == Device.site_id)
-        .where(*conds)
-    ).one()
-    if sort == "findings":
-        order: Any = func.coalesce(open_f.c.n, 0)
-    elif sort == "severity":
-        order = func.coalesce(open_f.c.max_rank, -1)
+    count = select(func.count()).select_from(Device)
+    if site:
+        count = count.join(Site, col(Site.id) == Device.site_id)
+    total = session.exec(count.where(*conds)).one()
+    if sort in ("findings", "severity"):
+        # Ordering by open findings needs them for every device: one grouped pass.
+        sort_col = open_f.c.n if sort == "findings" else open_f.c.max_rank
+        order: Any = func.coalesce(sort_col, 0 if sort == "findings" else -1)
+        order_by = [
+            order.desc() if desc else order.asc(),
+            col(Device.id).desc() if desc else col(Device.id),
+        ]
+        rows = session.exec(
+            select(Device, Site.name, func.coalesce(open_f.c.n, 0), open_f.c.max_rank)
+            .join(Site, col(Site.id) == Device.site_id)
+            .outerjoin(open_f, open_f.c.device_id == Device.id)
+            .where(*conds)
+            .order_by(*order_by)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
     else:
-        order = DEVICE_SORTS.get(sort, Device.last_seen)
-    order_by = [
-        order.desc() if desc else order.asc(),
-        col(Device.id).desc() if desc else col(Device.id),
-    ]
-    rows = session.exec(
-        select(Device, Site.name, func.coalesce(open_f.c.n, 0), open_f.c.max_rank)
-        .join(Site, col(Site.id) == Device.site_id)
-        .outerjoin(open_f, open_f.c.device_id == Device.id)
-        .where(*conds)
-        .order_by(*order_by)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
+        # Otherwise the page comes first and only its devices' findings are counted.
+        column = DEVICE_SORTS.get(sort, Device.last_seen)
+        order_by = [
+            column.desc() if desc else column.asc(),
+            col(Device.id).desc() if desc else col(Device.id),
+        ]
+        page_rows = session.exec(
+            select(Device, Site.name)
+            .join(Site, col(Site.id) == Device.site_id)
+            .where(*conds)
+            .order_by(*order_by)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        ids = [d.id for d, _ in page_rows]
+        stats: dict[int, tuple[int, int | None]] = {}
+        if ids:
+            stats = {
+                dev_id: (n, r)
+                for dev_id, n, r in session.exec(
+                    select(Finding.device_id, func.count(), func.max(Finding.severity_rank))
+                    .join(Device, col(Device.id) == Finding.device_id)
+                    .where(eff == "open", col(Finding.device_id).in_(ids))
+                    .group_by(col(Finding.device_id))
+                ).all()
+            }
+        rows = [(d, sn, *stats.get(d.id or 0, (0, None))) for d, sn in page_rows]  # type: ignore[misc]
     items = [
         DeviceRow.model_validate(
             {**d.model_dump(), "site": s, "open_findings": n, "max_severity_rank": r}
@@ -357,19 +381,20 @@ def list_findings(
         conds.append(Site.name == site)
     if device_id is not None:
         conds.append(Finding.device_id == device_id)
+    # With no site or device to start from, make the database walk ix_finding_rank_seen
+    # in page order and stop after one page: "+ 0" keeps it from driving the join from
+    # the device side (a classic SQLite planner hint, harmless on PostgreSQL).
+    fk: Any = col(Finding.device_id) + 0 if site is None and device_id is None else Finding.device_id
     base = (
         select(Finding, eff, Device, Site.name)
-        .join(Device, col(Device.id) == Finding.device_id)
+        .join(Device, col(Device.id) == fk)
         .join(Site, col(Site.id) == Device.site_id)
         .where(*conds)
     )
-    total = session.exec(
-        select(func.count())
-        .select_from(Finding)
-        .join(Device, col(Device.id) == Finding.device_id)
-        .join(Site, col(Site.id) == Device.site_id)
-        .where(*conds)
-    ).one()
+    count = select(func.count()).select_from(Finding).join(Device, col(Device.id) == Finding.device_id)
+    if site:
+        count = count.join(Site, col(Site.id) == Device.site_id)
+    total = session.exec(count.where(*conds)).one()
     rows = session.exec(
         base.order_by(
             col(Finding.severity_rank).desc(), col(Finding.last_seen).desc(), col(Finding.id)

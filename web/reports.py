@@ -25,6 +25,7 @@ from web.models import DeviceSighting, Observation
 from web.queries import DeviceRow, FindingRow, Overview
 
 REPORT_MAX_ROWS = 2000  # beyond this the report points to the CSV exports
+PDF_MAX_ROWS = 500  # WeasyPrint lays out ~100 table rows a second on a small box
 EXPORT_BATCH = 1000
 # A cell starting with one of these is a formula to a spreadsheet: a hostile banner
 # must not become one (OWASP "CSV injection").
@@ -42,16 +43,20 @@ class ReportData(BaseModel):
     findings_total: int
 
 
-def report_data(session: Session, site: str | None = None) -> ReportData:
-    """Everything the audit report shows: summary, charts' data, inventory, findings."""
-    devs = queries.list_devices(
-        session, site=site, sort="severity", desc=True, per_page=REPORT_MAX_ROWS
-    )
+def report_data(
+    session: Session, site: str | None = None, max_rows: int = REPORT_MAX_ROWS
+) -> ReportData:
+    """Everything the audit report shows: summary, charts' data, inventory, findings.
+
+    At most ``max_rows`` devices (gravest first) and findings; the totals say how many
+    there are, and the report points to the CSV exports for the rest.
+    """
+    devs = queries.list_devices(session, site=site, sort="severity", desc=True, per_page=max_rows)
     # Not resolved: what is open, and what people decided about (acknowledged, accepted).
     total = 0
     rows: list[FindingRow] = []
     for status in ("open", "acknowledged", "accepted"):
-        page = queries.list_findings(session, status=status, site=site, per_page=REPORT_MAX_ROWS)
+        page = queries.list_findings(session, status=status, site=site, per_page=max_rows)
         total += page.total
         rows.extend(page.items)
     rows.sort(key=lambda f: (-f.severity_rank, f.device_ip, f.rule))
@@ -62,14 +67,14 @@ def report_data(session: Session, site: str | None = None) -> ReportData:
         overview=queries.overview(session),
         devices=devs.items,
         devices_total=devs.total,
-        findings=rows[:REPORT_MAX_ROWS],
+        findings=rows[:max_rows],
         findings_total=total,
     )
 
 
 def render_report(templates: Jinja2Templates, data: ReportData) -> str:
     """Return the audit report as one HTML document."""
-    return templates.get_template("audit_report.html").render(r=data, max_rows=REPORT_MAX_ROWS)
+    return templates.get_template("audit_report.html").render(r=data)
 
 
 def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:

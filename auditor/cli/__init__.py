@@ -15,7 +15,9 @@ import typer
 from auditor import __version__
 from auditor.cli import demo as demo_cmds
 from auditor.cli import lab as lab_cmds
+from auditor.cli import pcap as pcap_cmds
 from auditor.cli import radio as radio_cmds
+from auditor.cli import reclassify as reclassify_cmds
 from auditor.cli import scan as scan_cmds
 from auditor.cli import server as server_cmds
 
@@ -57,7 +59,10 @@ def _root(
 scan_cmds.register(app)
 server_cmds.register(app)
 demo_cmds.register(app)
+pcap_cmds.register(app)
 radio_cmds.register(app)
+reclassify_cmds.register(app)
+app.add_typer(reclassify_cmds.data_app, name="data")
 lab_cmds.lab_app.command("air")(radio_cmds.lab_air)
 app.add_typer(lab_cmds.lab_app, name="lab")
 

@@ -50,39 +50,88 @@ def build_policy(
     local: list[str] | None,
     isolated: bool,
     baseline: Path | None,
-) -> Any:
-    """Return the :class:`auditor.traffic.SitePolicy` the options describe."""
+    policy_file: Path | None = None,
+) -> tuple[Any, Any]:
+    """Return (traffic policy, site policy file or None) for the options.
+
+    The traffic policy (:class:`auditor.traffic.SitePolicy`) is the file's ``[network]``
+    section, when a file is given, extended by the command-line options.
+    """
     from auditor.traffic import DEFAULT_LOCAL, SitePolicy, load_baseline
 
-    return SitePolicy(
-        resolvers=list(site_dns or []),
-        ntp_servers=list(site_ntp or []),
-        vms=list(vms or []),
-        allowed=list(allow or []),
-        local_networks=list(DEFAULT_LOCAL) + list(local or []),
+    site = None
+    resolvers: list[str] = []
+    ntp: list[str] = []
+    vms_: list[str] = []
+    allowed: list[str] = []
+    nets: list[str] = list(DEFAULT_LOCAL)
+    if policy_file is not None:
+        from auditor.policy import load_policy
+
+        site = load_policy(policy_file)
+        resolvers = list(site.allowed_resolvers)
+        ntp = list(site.allowed_ntp)
+        vms_ = list(site.allowed_vms)
+        allowed = list(site.allowed_destinations)
+        nets += [n for n in site.local_networks if n not in nets]
+        isolated = isolated or site.cameras_isolated
+    traffic = SitePolicy(
+        resolvers=resolvers + list(site_dns or []),
+        ntp_servers=ntp + list(site_ntp or []),
+        vms=vms_ + list(vms or []),
+        allowed=allowed + list(allow or []),
+        local_networks=nets + [n for n in local or [] if n not in nets],
         isolated=isolated,
         baseline=load_baseline(baseline) if baseline else None,
     )
+    return traffic, site
 
 
 def analyse(
-    observations: list[Observation], policy: Any, sources: list[str], started: float
+    observations: list[Observation],
+    policy: Any,
+    sources: list[str],
+    started: float,
+    site: Any = None,
 ) -> ScanResult:
-    """Classify the devices in ``observations``, run every rule under ``policy``."""
+    """Classify the devices in ``observations``, run every rule under ``policy``.
+
+    With a site policy file (``site``), its other sections (inventory, severity
+    overrides, accepted risks) apply too, through ``auditor.policy.apply_policy``.
+    """
     import auditor.rules.traffic  # noqa: F401 (registers the traffic rules)
     from auditor.classify import classify
     from auditor.rules import evaluate
-    from auditor.traffic import use_policy
+    from auditor.traffic import use_baseline, use_policy
 
     device_obs = [o for o in observations if o.data.get("kind") != "summary"]
     devices = classify(device_obs)
-    with use_policy(policy):
-        evaluate(devices)
+    if site is not None:
+        import dataclasses
+        import datetime as dt
+
+        from auditor.policy import apply_policy
+
+        merged = dataclasses.replace(
+            site,
+            allowed_resolvers=tuple(policy.resolvers),
+            allowed_ntp=tuple(policy.ntp_servers),
+            allowed_vms=tuple(policy.vms),
+            allowed_destinations=tuple(policy.allowed),
+            local_networks=tuple(policy.local_networks),
+            cameras_isolated=policy.isolated,
+        )
+        with use_baseline(policy.baseline):
+            apply_policy(devices, merged, dt.date.today())
+    else:
+        with use_policy(policy):
+            evaluate(devices)
     summaries = [o.data for o in observations if o.data.get("kind") == "summary"]
     stats: dict[str, Any] = {
         "devices": len(devices),
         "findings": sum(len(d.findings) for d in devices),
         "policy": policy.to_dict(),
+        "policy_file": getattr(site, "source", None),
         "capture": summaries,
     }
     return ScanResult(
@@ -221,6 +270,9 @@ Isolated = typer.Option(
     False, "--isolated", help="The cameras are meant to reach nothing outside the site."
 )
 Baseline = typer.Option(None, "--baseline", help="Accepted baseline (JSON) to flag drift from.")
+PolicyFile = typer.Option(
+    None, "--policy", help="Site policy TOML (docs/examples/site-policy.toml); flags add to it."
+)
 Learn = typer.Option(
     None, "--learn-baseline", help="Write the destinations seen as a baseline (JSON)."
 )
@@ -253,6 +305,7 @@ def register(app: typer.Typer) -> None:
         local: list[str] | None = Local,
         isolated: bool = Isolated,
         baseline: Path | None = Baseline,
+        policy_file: Path | None = PolicyFile,
         learn: Path | None = Learn,
         fail_on: str | None = FailOn,
         max_flows: int = MaxFlows,
@@ -264,7 +317,7 @@ def register(app: typer.Typer) -> None:
         try:
             if fail_on:
                 Severity.parse(fail_on)
-            policy = build_policy(
+            policy, site = build_policy(
                 site_dns=site_dns,
                 site_ntp=site_ntp,
                 vms=vms,
@@ -272,6 +325,7 @@ def register(app: typer.Typer) -> None:
                 local=local,
                 isolated=isolated,
                 baseline=baseline,
+                policy_file=policy_file,
             )
             from probes.flows import FlowTable, read_files
 
@@ -281,7 +335,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2)
             source = "pcap:" + ",".join(f.name for f in files)
             obs = table.observations(source, policy.local_networks, stats)
-            result = analyse(obs, policy, [str(f) for f in files], started)
+            result = analyse(obs, policy, [str(f) for f in files], started, site)
             _finish(result, policy, json_out, learn, fail_on, quiet, all_flows)
         except (CamauditError, ValueError) as exc:
             err.print(f"[red]error:[/] {exc}")
@@ -308,6 +362,7 @@ def register(app: typer.Typer) -> None:
         local: list[str] | None = Local,
         isolated: bool = Isolated,
         baseline: Path | None = Baseline,
+        policy_file: Path | None = PolicyFile,
         learn: Path | None = Learn,
         fail_on: str | None = FailOn,
         max_flows: int = MaxFlows,
@@ -323,7 +378,7 @@ def register(app: typer.Typer) -> None:
             from probes.flows import FlowTable
 
             seconds = parse_duration(duration)
-            policy = build_policy(
+            policy, site = build_policy(
                 site_dns=site_dns,
                 site_ntp=site_ntp,
                 vms=vms,
@@ -331,6 +386,7 @@ def register(app: typer.Typer) -> None:
                 local=local,
                 isolated=isolated,
                 baseline=baseline,
+                policy_file=policy_file,
             )
             if not quiet:
                 err.print(f"[bold]camaudit[/] capturing on {iface} for {seconds:.0f}s")
@@ -339,7 +395,7 @@ def register(app: typer.Typer) -> None:
             )
             obs = table.observations(f"live:{iface}", policy.local_networks)
             obs[-1].data["capture"] = cstats.to_dict()
-            result = analyse(obs, policy, [f"live:{iface}"], started)
+            result = analyse(obs, policy, [f"live:{iface}"], started, site)
             _finish(result, policy, json_out, learn, fail_on, quiet, all_flows)
         except (CamauditError, ValueError) as exc:
             err.print(f"[red]error:[/] {exc}")

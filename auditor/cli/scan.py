@@ -67,10 +67,14 @@ def perform_scan(
     options: Any,
     console: Console | None = None,
     progress_enabled: bool = True,
+    policy: Any = None,
 ) -> ScanResult:
-    """Run probes on ``targets``, classify, apply rules; return the :class:`ScanResult`."""
+    """Run probes on ``targets``, classify, apply rules (and the site ``policy``, from
+    :func:`auditor.policy.load_policy`); return the :class:`ScanResult`."""
+    import datetime as dt
+
     from auditor.classify import classify
-    from auditor.rules import evaluate
+    from auditor.policy import apply_policy
     from probes.engine import run_scan
 
     started = time.time()
@@ -98,7 +102,7 @@ def perform_scan(
     # Belt and braces: nothing outside what the user named makes it into a report.
     observations = [o for o in observations if o.ip in targets]
     devices = classify(observations)
-    evaluate(devices)
+    apply_policy(devices, policy, dt.date.today())  # no policy: every rule, no overrides
     finished = time.time()
     stats = {
         "hosts_targeted": len(targets.hosts),
@@ -185,11 +189,30 @@ def render_table(result: ScanResult, console: Console) -> None:
     )
 
 
-def write_outputs(result: ScanResult, json_path: Path | None, html_path: Path | None) -> list[Path]:
-    """Write the JSON and/or HTML report; return the paths written."""
+def write_outputs(
+    result: ScanResult,
+    json_path: Path | None,
+    html_path: Path | None,
+    *,
+    sarif_path: Path | None = None,
+    junit_path: Path | None = None,
+    csv_path: Path | None = None,
+    threshold: Severity = Severity.HIGH,
+) -> list[Path]:
+    """Write the requested reports (JSON, HTML, SARIF, JUnit, CSV); return their paths."""
+    from auditor.export import to_csv, to_junit, to_sarif
     from auditor.report import render_html
 
     written = []
+    for path, render in (
+        (sarif_path, lambda: json.dumps(to_sarif(result), indent=2)),
+        (junit_path, lambda: to_junit(result, threshold)),
+        (csv_path, lambda: to_csv(result)),
+    ):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(), encoding="utf-8")
+            written.append(path)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = json_path.with_suffix(json_path.suffix + ".tmp")
@@ -217,6 +240,7 @@ def build_options(
     onvif: bool,
     credentials: Path | None,
     warn: Callable[[str], None],
+    check_default_creds: bool = False,
 ) -> Any:
     """Translate CLI flags to the probe engine's options."""
     port_list = _parse_ports(ports)  # before importing the network stack: fail fast
@@ -231,6 +255,7 @@ def build_options(
         "decode_frame": frame,
         "decode_all_frames": all_frames,
         "ping": ping,
+        "check_default_creds": check_default_creds,
         "onvif": onvif,
     }
     if port_list:
@@ -267,6 +292,25 @@ def register(app: typer.Typer) -> None:
             help="Hosts, CIDRs (198.18.0.0/24) or ranges (198.18.0.10-20).",
         ),
         json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON."),
+        sarif_out: Path | None = typer.Option(
+            None, "--sarif", help="Write findings as SARIF 2.1.0 (code-scanning dashboards)."
+        ),
+        junit_out: Path | None = typer.Option(
+            None, "--junit", help="Write JUnit XML (a failure per finding at/above --fail-on)."
+        ),
+        csv_out: Path | None = typer.Option(None, "--csv", help="Write findings as CSV."),
+        policy_file: Path | None = typer.Option(
+            None,
+            "--policy",
+            help="Site policy TOML: approved inventory, firmware floors, allowed destinations, "
+            "accepted risks (see docs/examples/site-policy.toml).",
+        ),
+        check_default_creds: bool = typer.Option(
+            False,
+            "--check-default-creds",
+            help="Opt-in: try a few documented vendor default passwords (max 3 per device, "
+            "stops at lockout signs; nothing found is stored in clear).",
+        ),
         html_out: Path | None = typer.Option(
             None, "--html", help="Write a self-contained HTML report."
         ),
@@ -342,6 +386,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         try:
             tgt = parse_targets(targets or [], max_hosts=max_hosts)
+            policy = None
+            if policy_file is not None:
+                from auditor.policy import load_policy
+
+                policy = load_policy(policy_file)
             opts = build_options(
                 ports=ports,
                 timeout=timeout,
@@ -355,14 +404,25 @@ def register(app: typer.Typer) -> None:
                 onvif=onvif,
                 credentials=credentials,
                 warn=lambda m: err.print(f"[yellow]warning:[/] {m}"),
+                check_default_creds=check_default_creds,
             )
             if not quiet:
                 err.print(
                     f"[bold]camaudit[/] scanning {len(tgt.hosts)} addresses in "
                     + ", ".join(str(n) for n in tgt.networks)
                 )
-            result = perform_scan(tgt, options=opts, console=err, progress_enabled=not quiet)
-            for p in write_outputs(result, json_out, html_out):
+            result = perform_scan(
+                tgt, options=opts, console=err, progress_enabled=not quiet, policy=policy
+            )
+            for p in write_outputs(
+                result,
+                json_out,
+                html_out,
+                sarif_path=sarif_out,
+                junit_path=junit_out,
+                csv_path=csv_out,
+                threshold=threshold or Severity.HIGH,
+            ):
                 err.print(f"wrote {p}")
             if server:
                 from web.client import upload_scan

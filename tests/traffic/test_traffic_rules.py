@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from sitecap import CAM, CAM_MAC, GOOD, LOCAL, SITE_DNS, SITE_NTP, VMS, site_capture
 
-import auditor.rules.traffic  # noqa: F401 (registers the traffic rules)
 from auditor.classify import classify
 from auditor.endpoints import load_catalog, parse_catalog
 from auditor.errors import ConfigError

@@ -28,8 +28,12 @@ def _stamp() -> str:
     return time.strftime("%Y%m%d-%H%M", time.gmtime())
 
 
-def _html(request: Request, session: SessionDep, site: str | None) -> str:
-    return reports.render_report(request.app.state.templates, reports.report_data(session, site))
+def _html(
+    request: Request, session: SessionDep, site: str | None,
+    max_rows: int = reports.REPORT_MAX_ROWS,
+) -> str:  # fmt: skip
+    data = reports.report_data(session, site, max_rows)
+    return reports.render_report(request.app.state.templates, data)
 
 
 @router.get("/reports/audit.html", response_class=Response)
@@ -53,7 +57,7 @@ async def report_pdf(
     request: Request, session: SessionDep, user: CurrentUser, site: SiteQ = None
 ) -> Response:
     """The same audit report as PDF (WeasyPrint)."""
-    html = await run_in_threadpool(_html, request, session, site)
+    html = await run_in_threadpool(_html, request, session, site, reports.PDF_MAX_ROWS)
     t0 = time.perf_counter()
     pdf = await run_in_threadpool(reports.render_pdf, html)
     log.info("audit PDF: %d bytes in %.2f s", len(pdf), time.perf_counter() - t0)

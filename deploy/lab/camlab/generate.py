@@ -169,6 +169,7 @@ class _Generator:
             http=sections["http"] or {}, vendor_ports=vendor_ports, phone_home=phone_home,
             username=str(d.get("username", "admin")),
             password=str(d.get("default_password", "")) if default_pw else LAB_PASSWORD,
+            default_password=default_pw,
         )  # fmt: skip
         if sections["rtsp"]:
             dev.rtsp = {"port": 554, "auth": "none", "codec": "h264", **sections["rtsp"]}

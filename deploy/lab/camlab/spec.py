@@ -140,6 +140,7 @@ class LabDevice:
     clock_skew_s: float = 0.0
     username: str = "admin"
     password: str = ""
+    default_password: bool = False  # left on the vendor's default (the operator can't log in)
 
     @property
     def routed(self) -> bool:
