@@ -86,7 +86,9 @@ class CronSpec:
                     for minute in sorted(self.minutes):
                         if first and hour == start.hour and minute < start.minute:
                             continue
-                        when = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
+                        when = dt.datetime(
+                            day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC
+                        )
                         return when.timestamp()
             day += dt.timedelta(days=1)
         raise ConfigError(f"cron spec {self.text!r} never fires")
@@ -114,8 +116,9 @@ def parse(text: str) -> CronSpec:
         dow_any=fields[4] == "*",
     )
     # A spec like "0 0 31 2 *" (Feb 31) never fires: say so now, not at the first poll.
-    if not any(
-        d <= calendar.monthrange(2024, m)[1] for m in cron.months for d in cron.days
-    ) and cron.dow_any:
+    if (
+        not any(d <= calendar.monthrange(2024, m)[1] for m in cron.months for d in cron.days)
+        and cron.dow_any
+    ):
         raise ConfigError(f"cron spec {text!r} never fires (no such day in those months)")
     return cron

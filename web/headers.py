@@ -51,14 +51,17 @@ class SecurityHeadersMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:  # noqa: BLE001  # last line of defence: never a traceback page
+        except Exception:  # last line of defence: never a traceback page
             # The log gets the exception (server side); the client gets a fixed sentence,
             # so neither a stack frame nor a value from the request reaches the browser.
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
             await send_with_headers(
-                {"type": "http.response.start", "status": 500,
-                 "headers": [(b"content-type", b"application/json")]}  # fmt: skip
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
             )
             await send_with_headers({"type": "http.response.body", "body": ERROR_BODY})

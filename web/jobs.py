@@ -87,7 +87,7 @@ def create_schedule(
 
 def delete_schedule(session: Session, schedule: Schedule, actor: str) -> None:
     """Delete a schedule and its jobs (done ones too: the scans they made stay)."""
-    session.exec(delete(Job).where(col(Job.schedule_id) == schedule.id))  # type: ignore[call-overload]
+    session.exec(delete(Job).where(col(Job.schedule_id) == schedule.id))
     session.delete(schedule)
     audit(session, actor, "schedule.delete", f"schedule:{schedule.name}")
     session.commit()
@@ -129,7 +129,7 @@ def next_jobs(session: Session, probe: Probe, now: float | None = None) -> JobsO
         .order_by(col(Job.due), col(Job.id))
     ).all()
     out: list[JobOut] = []
-    for job, sched in rows:
+    for job, _sched in rows:
         if job.probe_id is None:
             job.probe_id, job.claimed_at = probe.id, t
             session.add(job)
@@ -137,8 +137,13 @@ def next_jobs(session: Session, probe: Probe, now: float | None = None) -> JobsO
     for job, sched in rows:
         assert job.id is not None
         out.append(
-            JobOut(id=job.id, schedule_id=sched.id or 0, targets=list(sched.targets),
-                   options=dict(sched.options), due=job.due)  # fmt: skip
+            JobOut(
+                id=job.id,
+                schedule_id=sched.id or 0,
+                targets=list(sched.targets),
+                options=dict(sched.options),
+                due=job.due,
+            )
         )
     session.commit()
     return JobsOut(jobs=out)

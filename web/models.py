@@ -188,8 +188,10 @@ class Finding(FindingBase, table=True):
         Index("ix_finding_status_rank", "status", "severity_rank"),
         # The findings list walks this in order and stops at the page (migration 0004).
         Index("ix_finding_rank_seen", "severity_rank", "last_seen", "id"),
-        # Covers "is this finding open?" (last_seen vs the device's, status, expiry).
-        Index("ix_finding_device_state", "device_id", "last_seen", "status", "expires_at"),
+        # Covers "is this finding open?" (last_seen vs the device's, status, expiry) by severity.
+        Index(
+            "ix_finding_device_state", "device_id", "last_seen", "status", "expires_at", "severity"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="device.id", index=True)

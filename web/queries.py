@@ -255,7 +255,7 @@ def list_devices(
                     .group_by(col(Finding.device_id))
                 ).all()
             }
-        rows = [(d, sn, *stats.get(d.id or 0, (0, None))) for d, sn in page_rows]  # type: ignore[misc]
+        rows = [(d, sn, *stats.get(d.id or 0, (0, None))) for d, sn in page_rows]
     items = [
         DeviceRow.model_validate(
             {**d.model_dump(), "site": s, "open_findings": n, "max_severity_rank": r}
@@ -384,14 +384,18 @@ def list_findings(
     # With no site or device to start from, make the database walk ix_finding_rank_seen
     # in page order and stop after one page: "+ 0" keeps it from driving the join from
     # the device side (a classic SQLite planner hint, harmless on PostgreSQL).
-    fk: Any = col(Finding.device_id) + 0 if site is None and device_id is None else Finding.device_id
+    fk: Any = (
+        col(Finding.device_id) + 0 if site is None and device_id is None else Finding.device_id
+    )
     base = (
         select(Finding, eff, Device, Site.name)
         .join(Device, col(Device.id) == fk)
         .join(Site, col(Site.id) == Device.site_id)
         .where(*conds)
     )
-    count = select(func.count()).select_from(Finding).join(Device, col(Device.id) == Finding.device_id)
+    count = (
+        select(func.count()).select_from(Finding).join(Device, col(Device.id) == Finding.device_id)
+    )
     if site:
         count = count.join(Site, col(Site.id) == Device.site_id)
     total = session.exec(count.where(*conds)).one()

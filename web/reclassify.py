@@ -65,8 +65,17 @@ def reclassify_scan(session: Session, scan_id: int, actor: str = "cli") -> Recla
     if not rows:
         raise ConfigError(f"scan {scan_id} kept no observations; nothing to re-classify")
     observations = [
-        CoreObservation.from_dict({"probe": o.probe, "ip": o.ip, "data": o.data, "port": o.port,
-                                   "mac": o.mac, "at": o.at, "error": o.error})  # fmt: skip
+        CoreObservation.from_dict(
+            {
+                "probe": o.probe,
+                "ip": o.ip,
+                "data": o.data,
+                "port": o.port,
+                "mac": o.mac,
+                "at": o.at,
+                "error": o.error,
+            }
+        )
         for o in rows
     ]
     devices = classify(observations)
@@ -105,17 +114,16 @@ def _update_current(
     session: Session, dev: Device, new: DeviceIn, scan_id: int, result: ReclassifyResult
 ) -> None:
     """Refresh the device's current fields and open/close its findings."""
-    for f in CURRENT_FIELDS:
-        setattr(dev, f, getattr(new, f))
+    for name in CURRENT_FIELDS:
+        setattr(dev, name, getattr(new, name))
     dev.device_type = new.device_type
     session.add(dev)
     stored = {
-        (f.rule, f.key): f
-        for f in session.exec(select(Finding).where(Finding.device_id == dev.id))
+        (f.rule, f.key): f for f in session.exec(select(Finding).where(Finding.device_id == dev.id))
     }
     wanted = {(f.rule, finding_key(f.rule, f.title)): f for f in new.findings}
     for (rule, key), f in wanted.items():
-        content = {
+        content: dict[str, Any] = {
             "severity": f.severity,
             "severity_rank": SEVERITY_RANK[f.severity],
             "title": f.title,
@@ -131,8 +139,8 @@ def _update_current(
                                 last_scan_id=scan_id, **content))  # fmt: skip
             result.findings_new += 1
             continue
-        for k, v in content.items():
-            setattr(row, k, v)
+        for attr, value in content.items():
+            setattr(row, attr, value)
         row.last_seen, row.last_scan_id = max(row.last_seen, dev.last_seen), scan_id
         if row.status == "resolved":
             row.status = "open"

@@ -215,8 +215,15 @@ def scan_export(session: Session, scan_id: int) -> dict[str, Any] | None:
         },
         "devices": [dict(snap) | {"device_id": dev_id} for dev_id, snap in snaps],
         "observations": [
-            {"probe": o.probe, "ip": o.ip, "data": o.data, "port": o.port, "mac": o.mac,
-             "at": o.at, "error": o.error}  # fmt: skip
+            {
+                "probe": o.probe,
+                "ip": o.ip,
+                "data": o.data,
+                "port": o.port,
+                "mac": o.mac,
+                "at": o.at,
+                "error": o.error,
+            }
             for o in obs
         ],
         "server": {

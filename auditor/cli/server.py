@@ -192,9 +192,11 @@ def db_status(data_dir: Path | None = DataDir) -> None:
 @db_app.command("reclassify")
 def db_reclassify(
     scan: list[int] = typer.Option(
-        None, "--scan", help="Scan id to redo (repeatable). Default: every scan that holds "
-        "some device's latest state."
-    ),  # fmt: skip
+        None,
+        "--scan",
+        help="Scan id to redo (repeatable). Default: every scan that holds "
+        "some device's latest state.",
+    ),
     data_dir: Path | None = DataDir,
 ) -> None:
     """Re-run fingerprints and rules on stored observations (after an update), without

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from auditor.model import Device, Severity
 from auditor.rules.facts import cite
 from auditor.rules.registry import Hit, rule
+
+#: Probe errors that mean the device misbehaved (as opposed to refusing politely).
+MISBEHAVIOUR = re.compile(
+    r"timeout|timed out|reset|larger than|too large|oversized|malformed|truncated|"
+    r"entit|dtd|not well-formed|syntax error|garbage|endless|too many|closed the connection",
+    re.IGNORECASE,
+)
 
 
 @rule(
@@ -18,5 +27,11 @@ from auditor.rules.registry import Hit, rule
     look at the device's own logs for the time of the scan.""",
 )
 def misbehaving(dev: Device) -> Hit | None:
-    ev = [cite(o, f"{o.probe} probe: {o.error}") for o in dev.observations if o.error]
+    # Refusals are answers, not misbehaviour: "not authorized", a SOAP fault from a device
+    # that does not speak ONVIF on that port, "not supported".
+    ev = [
+        cite(o, f"{o.probe} probe: {o.error}")
+        for o in dev.observations
+        if o.error and MISBEHAVIOUR.search(o.error)
+    ]
     return Hit(ev) if ev else None

@@ -159,7 +159,7 @@ class _CameraHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # stdlib name
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib's parameter name
         return
 
 
@@ -224,7 +224,7 @@ class LossyProxy:
 
             do_GET = do_POST = _relay
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

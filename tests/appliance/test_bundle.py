@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def probe_cfg(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+def engine(tmp_path: Path) -> Iterator[Engine]:
     register_probe(tmp_path / "srv")
     eng = open_db(Settings(data_dir=tmp_path / "srv", env="test"))
     yield eng
@@ -61,9 +62,7 @@ def _run(args: list[str]) -> str:
     return result.output
 
 
-def test_export_register_import_round_trip(
-    tmp_path: Path, probe_cfg: Path, engine: Engine
-) -> None:
+def test_export_register_import_round_trip(tmp_path: Path, probe_cfg: Path, engine: Engine) -> None:
     out = _run(["probe", "keygen", "--config", str(probe_cfg)])
     key_line = next(ln for ln in out.splitlines() if "register-key" in ln)
     assert (tmp_path / "probe" / "signing.key").stat().st_mode & 0o777 == 0o600
@@ -85,8 +84,8 @@ def test_export_register_import_round_trip(
     )
     out = _run(["import", str(bundle), "--data-dir", srv])
     assert "3 new scan(s), 0 already stored, 0 failed" in out
-    with Session(engine) as s:
-        uids = sorted(s.exec(select(Scan.scan_uid)).all())
+    with Session(engine) as session:
+        uids = sorted(session.exec(select(Scan.scan_uid)).all())
     assert uids == sorted(x["scan"]["id"] for x in scans)
     # Importing again (or a bundle overlapping what came over the network) adds nothing.
     assert "0 new scan(s), 3 already stored" in _run(["import", str(bundle), "--data-dir", srv])
@@ -180,9 +179,7 @@ def test_unknown_key_and_revoked_probe_are_rejected(
     register_key(engine, "pi-north", public_text(other), actor="test")
     with pytest.raises(BundleError, match="which no probe has registered"):
         import_bundle(engine, good)
-    result = CliRunner().invoke(
-        cli, ["import", str(good), "--data-dir", str(tmp_path / "srv")]
-    )
+    result = CliRunner().invoke(cli, ["import", str(good), "--data-dir", str(tmp_path / "srv")])
     assert isinstance(result.exception, BundleError)
     # With the right key back, a revoked probe's bundle is still refused.
     cfg = load_config(probe_cfg, env={})

@@ -241,4 +241,3 @@ def test_restart_after_ingest_owes_only_the_job_report(
 
 def _fail_if_called(_t: Targets, _o: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("a job whose result is in the outbox must not be scanned again")
-

@@ -19,9 +19,7 @@ INSTALL = DEPLOY / "install.sh"
 
 
 def _install(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60)
 
 
 def _modes(root: Path) -> dict[str, str]:
@@ -84,7 +82,9 @@ def test_probe_install_lays_down_private_config_and_the_unit(tmp_path: Path) -> 
 def test_server_install_generates_a_secret(tmp_path: Path) -> None:
     assert _install("--role", "server", "--root", str(tmp_path)).returncode == 0
     env = (tmp_path / "etc/camaudit/server.env").read_text()
-    secret = next(ln.split("=", 1)[1] for ln in env.splitlines() if ln.startswith("CAMAUDIT_SECRET_KEY="))
+    secret = next(
+        ln.split("=", 1)[1] for ln in env.splitlines() if ln.startswith("CAMAUDIT_SECRET_KEY=")
+    )
     assert len(secret) >= 32
     assert _modes(tmp_path)["/etc/camaudit/server.env"] == "640"
 
@@ -143,3 +143,17 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path, role: str) -> None:
     )
     # verify exits 0 on mere warnings (a misspelt option is "ignored"): none allowed.
     assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+
+
+def test_compose_gives_the_probe_host_networking_and_two_capabilities() -> None:
+    import yaml
+
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    probe, server = services["probe"], services["server"]
+    assert probe["network_mode"] == "host"
+    assert probe["cap_drop"] == ["ALL"] and sorted(probe["cap_add"]) == ["NET_ADMIN", "NET_RAW"]
+    assert server["cap_drop"] == ["ALL"] and "cap_add" not in server
+    for svc in (probe, server):
+        assert "no-new-privileges:true" in svc["security_opt"] and svc["read_only"] is True
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "USER camaudit" in dockerfile and "deploy/Dockerfile" in probe["build"]["dockerfile"]

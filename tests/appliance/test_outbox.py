@@ -77,7 +77,9 @@ def test_corrupt_file_is_quarantined_with_an_error(
         assert [i.scan_id for i in box] == ["good"]
     assert (box.corrupt_dir / bad.path.name).exists(), "kept for inspection, not deleted"
     assert not bad.path.exists()
-    assert any("corrupt outbox file" in r.message and bad.path.name in r.message for r in caplog.records)
+    assert any(
+        "corrupt outbox file" in r.message and bad.path.name in r.message for r in caplog.records
+    )
 
 
 def test_file_with_a_foreign_name_is_quarantined(tmp_path: Path) -> None:
@@ -89,7 +91,7 @@ def test_file_with_a_foreign_name_is_quarantined(tmp_path: Path) -> None:
 
 def test_not_a_scan_is_refused_clearly(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox")
-    with pytest.raises(StorageError, match="no scan.id"):
+    with pytest.raises(StorageError, match=r"no scan\.id"):
         box.put({"devices": []})
     with pytest.raises(StorageError, match="not safe as a file name"):
         box.put(make_scan("../../etc/passwd"))
@@ -103,7 +105,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_what_it_has(tmp_path: Path) -> 
     try:
         box = Outbox(mnt / "outbox")
         kept = box.put(make_scan("small-1", devices=1))
-        with pytest.raises(OutboxFullError, match="disk full.*kept"):
+        with pytest.raises(OutboxFullError, match=r"disk full.*kept"):
             box.put(make_scan("huge", devices=2000))  # ~700 kB: more than the disk
         assert [i.scan_id for i in box] == ["small-1"]
         assert kept.path.exists() and not list(box.dir.glob(".*.tmp"))

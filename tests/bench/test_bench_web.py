@@ -42,19 +42,35 @@ from web.models import (
 from web.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from scanfactory import make_device, make_scan  # noqa: E402
+from scanfactory import make_device, make_scan
 
 DEVICES, FINDINGS_PER_DEVICE, SCANS, SITES = 10_000, 10, 50, 5
 REQUESTS, P95_LIMIT_S, INGEST_LIMIT_S = 50, 0.200, 2.0
-VENDORS = [("Hikvision", "Hikvision"), ("Dahua", "Dahua"), ("Lorex", "Dahua"),
-           ("Annke", "Hikvision"), ("Axis", "Axis"), ("Reolink", "Reolink"),
-           ("Swann", "Xiongmai"), ("Uniview", "Uniview"), ("Hanwha", "Hanwha")]  # fmt: skip
-RULES = [("CAM-ID-OEM-REBRAND", "medium"), ("CAM-RADIO-WIFI-IFACE", "high"),
-         ("CAM-EXP-RTSP-NOAUTH", "high"), ("CAM-POL-NDAA-889", "critical"),
-         ("CAM-EXP-TELNET", "high"), ("CAM-VULN-CVE", "critical"), ("CAM-CLOCK-SKEW", "low"),
-         ("CAM-EXP-HTTP-CLEARTEXT", "medium"), ("CAM-CLOCK-NO-NTP", "info"),
-         ("CAM-PRIV-AUDIO", "low")]  # fmt: skip
+VENDORS = [
+    ("Hikvision", "Hikvision"),
+    ("Dahua", "Dahua"),
+    ("Lorex", "Dahua"),
+    ("Annke", "Hikvision"),
+    ("Axis", "Axis"),
+    ("Reolink", "Reolink"),
+    ("Swann", "Xiongmai"),
+    ("Uniview", "Uniview"),
+    ("Hanwha", "Hanwha"),
+]
+RULES = [
+    ("CAM-ID-OEM-REBRAND", "medium"),
+    ("CAM-RADIO-WIFI-IFACE", "high"),
+    ("CAM-EXP-RTSP-NOAUTH", "high"),
+    ("CAM-POL-NDAA-889", "critical"),
+    ("CAM-EXP-TELNET", "high"),
+    ("CAM-VULN-CVE", "critical"),
+    ("CAM-CLOCK-SKEW", "low"),
+    ("CAM-EXP-HTTP-CLEARTEXT", "medium"),
+    ("CAM-CLOCK-NO-NTP", "info"),
+    ("CAM-PRIV-AUDIO", "low"),
+]
 PASSWORD = "bench-password-1"
+EVIDENCE = [{"source": "http:80", "detail": "Server header", "value": "App-webs/"}]
 
 
 def _chunks(rows: list[dict[str, Any]], n: int = 5000) -> Iterator[list[dict[str, Any]]]:
@@ -67,52 +83,121 @@ def _seed(app: Any) -> tuple[str, dict[str, int]]:
     t0 = 1_700_000_000.0
     with Session(app.state.engine) as s:
         sites = [create_site(s, SiteCreate(name=f"district-{i}"), "bench").id for i in range(SITES)]
-        probes = [create_probe(s, ProbeCreate(name=f"pi-{i}", site_id=sid), "bench")  # type: ignore[arg-type]
-                  for i, sid in enumerate(sites)]  # fmt: skip
+        probes = [
+            create_probe(s, ProbeCreate(name=f"pi-{i}", site_id=sid), "bench")  # type: ignore[arg-type]
+            for i, sid in enumerate(sites)
+        ]
         create_user(s, UserCreate(username="admin", password=PASSWORD, role="admin"), "bench")
         probe_ids = [p.id for p, _ in probes]
         token = probes[0][1]
-        scans = [{"id": i + 1, "scan_uid": f"bench-{i}", "started": t0 + i * 86400,
-                  "finished": t0 + i * 86400 + 60, "targets": ["198.18.0.0/18"], "stats": {},
-                  "camaudit_version": "bench", "site_id": sites[i % SITES],
-                  "probe_id": probe_ids[i % SITES], "received_at": t0 + i * 86400 + 61,
-                  "device_count": DEVICES // SCANS * SITES // SITES, "finding_count": 0,
-                  "observation_count": 0} for i in range(SCANS)]  # fmt: skip
+        scans = [
+            {
+                "id": i + 1,
+                "scan_uid": f"bench-{i}",
+                "started": t0 + i * 86400,
+                "finished": t0 + i * 86400 + 60,
+                "targets": ["198.18.0.0/18"],
+                "stats": {},
+                "camaudit_version": "bench",
+                "site_id": sites[i % SITES],
+                "probe_id": probe_ids[i % SITES],
+                "received_at": t0 + i * 86400 + 61,
+                "device_count": DEVICES // SCANS * SITES // SITES,
+                "finding_count": 0,
+                "observation_count": 0,
+            }
+            for i in range(SCANS)
+        ]
         s.exec(insert(Scan), params=scans)  # type: ignore[call-overload]
         devices, idents, sightings, findings = [], [], [], []
-        per_scan: dict[int, int] = {}
         fid = 0
         for d in range(1, DEVICES + 1):
             scan = scans[(d - 1) % SCANS] if d % 7 else scans[-1 - (d % SITES)]
             site_id = scan["site_id"]
             vendor, oem = VENDORS[d % len(VENDORS)]
-            ip = f"10.{d // 65536}.{(d // 256) % 256}.{d % 256}".replace("10.", "198.18.", 1)
+            ip = f"198.18.{d // 256}.{d % 256}"
             seen = scan["finished"]
-            devices.append({"id": d, "site_id": site_id, "ip": ip, "mac": f"02:00:00:{d >> 16:02x}:{(d >> 8) & 255:02x}:{d & 255:02x}",
-                            "vendor": vendor, "oem": oem, "model": f"M-{d % 97}", "firmware": f"V{d % 9}.{d % 5}",
-                            "serial": f"SN{d:08d}", "hardware_id": None, "endpoint_uuid": None, "hostname": None,
-                            "device_type": "camera" if d % 11 else "nvr", "confidence": 0.9,
-                            "first_seen": t0, "last_seen": seen, "last_scan_id": scan["id"]})  # fmt: skip
+            mac = f"02:00:00:{d >> 16:02x}:{(d >> 8) & 255:02x}:{d & 255:02x}"
+            devices.append(
+                {
+                    "id": d,
+                    "site_id": site_id,
+                    "ip": ip,
+                    "mac": mac,
+                    "vendor": vendor,
+                    "oem": oem,
+                    "model": f"M-{d % 97}",
+                    "firmware": f"V{d % 9}.{d % 5}",
+                    "serial": f"SN{d:08d}",
+                    "hardware_id": None,
+                    "endpoint_uuid": None,
+                    "hostname": None,
+                    "device_type": "camera" if d % 11 else "nvr",
+                    "confidence": 0.9,
+                    "first_seen": t0,
+                    "last_seen": seen,
+                    "last_scan_id": scan["id"],
+                }
+            )
             idents.append({"site_id": site_id, "key": f"mac:{devices[-1]['mac']}", "device_id": d})
-            snapshot = {k: devices[-1][k] for k in ("ip", "mac", "vendor", "oem", "model", "firmware",
-                                                    "serial", "device_type")}  # fmt: skip
-            snapshot |= {"services": [{"port": 80, "proto": "tcp", "name": "http", "banner": "App-webs/"}],
-                         "radios": [], "evidence": [], "notes": [], "findings": []}  # fmt: skip
-            sightings.append({"device_id": d, "scan_id": scan["id"], "ip": ip, "seen_at": seen,
-                              "snapshot": snapshot})  # fmt: skip
+            snapshot = {
+                k: devices[-1][k]
+                for k in (
+                    "ip",
+                    "mac",
+                    "vendor",
+                    "oem",
+                    "model",
+                    "firmware",
+                    "serial",
+                    "device_type",
+                )
+            }
+            snapshot |= {
+                "services": [{"port": 80, "proto": "tcp", "name": "http", "banner": "App-webs/"}],
+                "radios": [],
+                "evidence": [],
+                "notes": [],
+                "findings": [],
+            }
+            sightings.append(
+                {
+                    "device_id": d,
+                    "scan_id": scan["id"],
+                    "ip": ip,
+                    "seen_at": seen,
+                    "snapshot": snapshot,
+                }
+            )
             for rule, sev in RULES[:FINDINGS_PER_DEVICE]:
                 fid += 1
                 resolved = rnd.random() < 0.1
                 status = "acknowledged" if rnd.random() < 0.05 else "open"
-                findings.append({"id": fid, "device_id": d, "rule": rule, "key": f"{rule}-{d}"[:64],
-                                 "severity": sev, "severity_rank": SEVERITY_RANK[sev],
-                                 "title": f"{rule} on {ip}", "rationale": "", "remediation": "",
-                                 "evidence": [{"source": "http:80", "detail": "Server header", "value": "App-webs/"}],
-                                 "first_seen": t0, "last_seen": seen - (3600 if resolved else 0),
-                                 "first_scan_id": 1, "last_scan_id": scan["id"], "status": status})  # fmt: skip
-            per_scan[scan["id"]] = per_scan.get(scan["id"], 0) + 1
-        for table, rows in ((Device, devices), (DeviceIdentity, idents),
-                            (DeviceSighting, sightings), (Finding, findings)):  # fmt: skip
+                findings.append(
+                    {
+                        "id": fid,
+                        "device_id": d,
+                        "rule": rule,
+                        "key": f"{rule}-{d}"[:64],
+                        "severity": sev,
+                        "severity_rank": SEVERITY_RANK[sev],
+                        "title": f"{rule} on {ip}",
+                        "rationale": "",
+                        "remediation": "",
+                        "evidence": EVIDENCE,
+                        "first_seen": t0,
+                        "last_seen": seen - (3600 if resolved else 0),
+                        "first_scan_id": 1,
+                        "last_scan_id": scan["id"],
+                        "status": status,
+                    }
+                )
+        for table, rows in (
+            (Device, devices),
+            (DeviceIdentity, idents),
+            (DeviceSighting, sightings),
+            (Finding, findings),
+        ):
             for batch in _chunks(rows):
                 s.exec(insert(table), params=batch)  # type: ignore[call-overload]
         s.commit()
@@ -130,8 +215,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("benchweb"), env="test",
-                              probe_rate_per_minute=10_000))  # fmt: skip
+    app = create_app(
+        Settings(
+            data_dir=tmp_path_factory.mktemp("benchweb"), env="test", probe_rate_per_minute=10_000
+        )
+    )
     t0 = time.perf_counter()
     token, sizes = _seed(app)
     sizes["seed_s"] = round(time.perf_counter() - t0, 1)
@@ -161,8 +249,9 @@ def test_page_latency_and_ingest(server: tuple[str, str, dict[str, Any]], bench:
     with httpx.Client(base_url=url, timeout=30) as c:
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
         assert csrf
-        r = c.post("/login", data={"username": "admin", "password": PASSWORD,
-                                   "csrf_token": csrf.group(1)})  # fmt: skip
+        r = c.post(
+            "/login", data={"username": "admin", "password": PASSWORD, "csrf_token": csrf.group(1)}
+        )
         assert r.status_code == 303
         targets: dict[str, Any] = {
             "overview": lambda: "/",
@@ -194,8 +283,9 @@ def test_page_latency_and_ingest(server: tuple[str, str, dict[str, Any]], bench:
                     "p95_ms": round(_p95(times) * 1000, 1),
                     "max_ms": round(max(times) * 1000, 1),
                 }
-        scan = make_scan("bench-ingest", obs_per_device=10,
-                         devices=[make_device(20_000 + i) for i in range(250)])  # fmt: skip
+        scan = make_scan(
+            "bench-ingest", obs_per_device=10, devices=[make_device(20_000 + i) for i in range(250)]
+        )
         t = time.perf_counter()
         r = c.post("/api/ingest", json=scan, headers={"Authorization": f"Bearer {token}"})
         ingest_s = time.perf_counter() - t
@@ -206,9 +296,17 @@ def test_page_latency_and_ingest(server: tuple[str, str, dict[str, Any]], bench:
         pdf = c.get("/reports/audit.pdf", timeout=300)
         pdf_s = time.perf_counter() - t
         assert pdf.status_code == 200
-    bench.record("web", {"seed": sizes, "latency": results, "ingest_250_s": round(ingest_s, 3),
-                         "ingest_observations": 2500, "audit_pdf_s": round(pdf_s, 2),
-                         "audit_pdf_bytes": len(pdf.content)})  # fmt: skip
+    bench.record(
+        "web",
+        {
+            "seed": sizes,
+            "latency": results,
+            "ingest_250_s": round(ingest_s, 3),
+            "ingest_observations": 2500,
+            "audit_pdf_s": round(pdf_s, 2),
+            "audit_pdf_bytes": len(pdf.content),
+        },
+    )
     slow = {k: v["p95_ms"] for k, v in results.items() if v["p95_ms"] > P95_LIMIT_S * 1000}
     assert not slow, f"p95 over {P95_LIMIT_S * 1000:.0f} ms: {slow}"
     assert ingest_s <= INGEST_LIMIT_S, f"ingest of 250 cameras took {ingest_s:.2f} s"

@@ -121,7 +121,8 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
     ),
     "CAM-DEV-MISBEHAVING": (
         [AXIS, Observation("rtsp", IP, {}, port=554, error="timeout after 3.0s")],
-        [AXIS],
+        # a polite refusal is not misbehaviour
+        [AXIS, Observation("onvif", IP, {"auth": "required"}, port=80, error="not authorized")],
     ),
     # issue 7 (posture); the CAM-POL-* rules that need a site policy: tests/posture
     "CAM-VULN-KEV": (

@@ -35,6 +35,6 @@ def test_overview_page_draws_charts_without_any_script(env: Env) -> None:
     env.ingest(make_scan("b", n_devices=6, started=1_700_100_000.0))
     c, _ = env.login("auditor")
     html = c.get("/").text
-    assert html.count("<svg class=\"chart") == 5 and "<script" not in html
+    assert html.count('<svg class="chart') == 5 and "<script" not in html
     trend = c.get("/api/overview").json()["trend"]
     assert [(p["devices"], p["findings"]) for p in trend] == [(5, 20), (6, 24)]

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.needs_root
 
 
 def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         pytest.fail("PostgreSQL is not installed: apt-get install postgresql (make test does)")
     return Path(found[-1]).parent

@@ -21,11 +21,18 @@ def _scan() -> dict[str, object]:
     """A camera with telnet open, stored with a finding from an old rule set."""
     obs = [
         Observation("arp", IP, {}, mac=MAC, at=1.0),
-        Observation("portscan", IP, {"tcp_open": [23, 80], "refused": 0, "scanned": 10},
-                    mac=MAC, at=1.0),  # fmt: skip
-        Observation("http", IP, {"status": 200, "server": "App-webs/", "title": None,
-                                 "scheme": "http", "headers": {}}, port=80, mac=MAC, at=1.0),
-    ]  # fmt: skip
+        Observation(
+            "portscan", IP, {"tcp_open": [23, 80], "refused": 0, "scanned": 10}, mac=MAC, at=1.0
+        ),
+        Observation(
+            "http",
+            IP,
+            {"status": 200, "server": "App-webs/", "title": None, "scheme": "http", "headers": {}},
+            port=80,
+            mac=MAC,
+            at=1.0,
+        ),
+    ]
     dev = Device(ip=IP, mac=MAC, vendor="Old", device_type="camera")
     dev.findings = [Finding("CAM-RETIRED-RULE", Severity.HIGH, "a rule since withdrawn",
                             [Evidence("test", "old")])]  # fmt: skip
@@ -42,7 +49,9 @@ def test_reclassify_opens_new_and_closes_withdrawn_findings(env: Env, tmp_path: 
         log = s.exec(select(AuditLog).where(AuditLog.action == "reclassify")).one()
     assert r.devices == 1 and r.findings_closed == 1 and r.findings_new >= 1
     assert log.target == f"scan:{scan_id}" and log.detail["findings_closed"] == 1
-    now = {f["rule"]: f["effective_status"] for f in c.get("/api/findings?status=all").json()["items"]}
+    now = {
+        f["rule"]: f["effective_status"] for f in c.get("/api/findings?status=all").json()["items"]
+    }
     assert now["CAM-RETIRED-RULE"] == "resolved" and now["CAM-EXP-TELNET"] == "open"
     dev = c.get("/api/devices").json()["items"][0]
     assert dev["vendor"] != "Old"  # the classifier's answer replaced the stored label
@@ -54,9 +63,7 @@ def test_reclassify_opens_new_and_closes_withdrawn_findings(env: Env, tmp_path: 
 
 def test_cli_reclassify(env: Env) -> None:
     env.ingest(_scan())
-    result = CliRunner().invoke(
-        cli, ["db", "reclassify", "--data-dir", str(env.settings.data_dir)]
-    )
+    result = CliRunner().invoke(cli, ["db", "reclassify", "--data-dir", str(env.settings.data_dir)])
     assert result.exit_code == 0, result.output
     assert "1 devices" in result.output and "1 closed" in result.output
     bad = CliRunner().invoke(

@@ -12,7 +12,7 @@ from webenv import Env
 
 def _hostile_scan() -> dict[str, object]:
     dev = make_device(0)
-    dev.model = "=HYPERLINK(\"http://x\")<script>alert(1)</script>"
+    dev.model = '=HYPERLINK("http://x")<script>alert(1)</script>'
     return make_scan("r1", devices=[dev, make_device(1), make_device(2)])
 
 

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from web import reports
-from web.deps import CurrentUser, SessionDep, current_user
 from web.crud import audit
+from web.deps import CurrentUser, SessionDep, current_user
 
 log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(current_user)], tags=["reports"])

@@ -103,13 +103,22 @@ def ip_batch(lines: Iterable[str], netns: str | None = None, force: bool = False
         raise LabError(f"ip {'-n ' + netns + ' ' if netns else ''}-batch failed: {msg}")
 
 
+#: Private namespaces and links of individual tests (``camlab-t<issue>-...``): each such
+#: test removes its own; ``lab down`` must not pull them from under a running test.
+_TEST_OWNED = re.compile(r"^camlab-t\d+-")
+
+
+def _lab_owned(name: str) -> bool:
+    return name.startswith(PREFIX) and not _TEST_OWNED.match(name)
+
+
 def list_netns() -> list[str]:
     """Names of every lab network namespace (``camlab*``) that ``ip netns`` knows."""
     try:
         names = [p.name for p in NETNS_DIR.iterdir()]
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if n.startswith(PREFIX))
+    return sorted(n for n in names if _lab_owned(n))
 
 
 def list_links() -> list[str]:
@@ -121,7 +130,7 @@ def list_links() -> list[str]:
             ["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=30, check=False
         ).stdout
         names = [m.group(1) for m in re.finditer(r"^\d+: ([^:@]+)", out, re.M)]
-    return sorted(n for n in names if n.startswith(PREFIX))
+    return sorted(n for n in names if _lab_owned(n))
 
 
 def delete_everything() -> list[str]:

@@ -24,7 +24,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_finding_device_state",
-            ["device_id", "last_seen", "status", "expires_at"],
+            ["device_id", "last_seen", "status", "expires_at", "severity"],
             unique=False,
         )
 
