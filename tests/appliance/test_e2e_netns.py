@@ -6,7 +6,7 @@ SIGKILLed twice (once at an arbitrary moment, once while the probe is flushing t
 backlog the first outage built up) and restarted; at the end every scan the probe
 made is in the server's database exactly once and the outbox is empty.
 
-Own namespaces ``camlab-t9-srv`` / ``camlab-t9-probe`` on a veth pair in
+Own namespaces ``camlab-t9-srv-<n>`` / ``camlab-t9-probe-<n>`` on a veth pair in
 198.18.201.0/24; never the shared lab. Needs root (CI is root).
 """
 
@@ -32,7 +32,11 @@ from web.jobs import create_schedule
 from web.models import Job, Scan, ScheduleCreate
 from web.settings import Settings
 
-SRV, PRB = "camlab-t9-srv", "camlab-t9-probe"
+# Suffixed with our pid so two runs of this suite at once (other engineers, CI retries)
+# cannot delete each other's namespaces; veth names stay within 15 characters.
+_TAG = f"{os.getpid() % 10000:04d}"
+SRV, PRB = f"camlab-t9-srv-{_TAG}", f"camlab-t9-probe-{_TAG}"
+VETH_S, VETH_P = f"camlab-t9s{_TAG}", f"camlab-t9p{_TAG}"
 SRV_IP, PRB_IP = "198.18.201.1", "198.18.201.2"
 PORT = 8080
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,12 +75,12 @@ def namespaces() -> Iterator[None]:
         for ns in (SRV, PRB):
             _ip("netns", "add", ns)
             _ip("-n", ns, "link", "set", "lo", "up")
-        _ip("link", "add", "camlab-t9-s", "netns", SRV, "type", "veth",
-            "peer", "name", "camlab-t9-p", "netns", PRB)  # fmt: skip
-        _ip("-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", "camlab-t9-s")
-        _ip("-n", PRB, "addr", "add", f"{PRB_IP}/24", "dev", "camlab-t9-p")
-        _ip("-n", SRV, "link", "set", "camlab-t9-s", "up")
-        _ip("-n", PRB, "link", "set", "camlab-t9-p", "up")
+        _ip("link", "add", VETH_S, "netns", SRV, "type", "veth",
+            "peer", "name", VETH_P, "netns", PRB)  # fmt: skip
+        _ip("-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", VETH_S)
+        _ip("-n", PRB, "addr", "add", f"{PRB_IP}/24", "dev", VETH_P)
+        _ip("-n", SRV, "link", "set", VETH_S, "up")
+        _ip("-n", PRB, "link", "set", VETH_P, "up")
         yield
     finally:
         _teardown()
