@@ -6,8 +6,8 @@ Import this package to register every rule. ``evaluate(devices)`` attaches findi
 
 from __future__ import annotations
 
-import auditor.rules.radios  # noqa: F401 (registers; issue 5)
-import auditor.rules.posture  # noqa: F401 (registers; issue 7)
+import auditor.rules.posture
+import auditor.rules.radios
 import auditor.rules.traffic  # noqa: F401 (registers; issue 6)
 from auditor.rules import device, exposure, identity, policy, radio  # noqa: F401 (registers)
 from auditor.rules.registry import RULES, Hit, Rule, evaluate, rule, rules_markdown
