@@ -16,6 +16,7 @@ from auditor import __version__
 from auditor.cli import demo as demo_cmds
 from auditor.cli import lab as lab_cmds
 from auditor.cli import pcap as pcap_cmds
+from auditor.cli import probe_agent as probe_agent_cmds
 from auditor.cli import radio as radio_cmds
 from auditor.cli import reclassify as reclassify_cmds
 from auditor.cli import scan as scan_cmds
@@ -58,6 +59,7 @@ def _root(
 
 scan_cmds.register(app)
 server_cmds.register(app)
+probe_agent_cmds.register(app)
 demo_cmds.register(app)
 pcap_cmds.register(app)
 radio_cmds.register(app)

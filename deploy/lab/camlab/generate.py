@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import features
 from .errors import LabError
 from .profile import QUIRKS, Profile, load_profiles
 from .spec import (
@@ -272,6 +273,9 @@ def generate(cameras: int, seed: int, profile_dir: Path | None = None) -> list[L
         if neighbour is None:
             raise LabError(f"no {kind} profile: the lab needs its non-camera neighbours")
         devices.append(gen.device(neighbour, name, ip, LOCAL_SUBNET, ROUTER_LOCAL_IP))
+    # last, from per-device generators: features never shift what the seed drew above
+    configs = {p.id: p.section("features") or {} for p in profiles}
+    features.assign(devices, configs, seed, cover=cameras >= MIN_FOR_FULL_MIX)
     return devices
 
 

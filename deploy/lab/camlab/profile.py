@@ -27,6 +27,11 @@ QUIRKS = (
     "digest_only",  # ONVIF accepts only UsernameToken PasswordDigest
     "slow",  # every answer delayed about a second
 )
+# privacy/exposure features a profile gives a share of (``camlab.features``)
+FEATURE_NAMES = frozenset({
+    "onvif_anonymous", "onvif_users_anonymous", "audio", "analytics", "face_detection",
+    "ntp_off", "telnet", "ftp", "ssh", "http_basic", "rtsp_open",
+})  # fmt: skip
 PHONE_HOME_KINDS = frozenset({"dns", "udp", "tcp", "ntp", "upnp"})
 AUTH_SCHEMES = frozenset({"none", "basic", "digest"})
 ONVIF_AUTH = frozenset({"required", "anonymous"})
@@ -195,6 +200,13 @@ def _validate(d: dict[str, Any]) -> None:
         _share(entry.get("share", 1.0), f"phone_home[{i}].share")
         for k in ("host", "server", "resolver", "ip"):
             _lab_only(entry.get(k), f"phone_home[{i}].{k}")
+    for name, value in (_need(d, "features", dict, "") if "features" in d else {}).items():
+        if name == "analytics_rules":
+            _str_list(d["features"], name, "features.")
+        elif name not in FEATURE_NAMES:
+            raise _Invalid(f"unknown feature {name!r}; known: {', '.join(sorted(FEATURE_NAMES))}")
+        else:
+            _share(value, f"features.{name}")
     for name, chance in (d.get("quirks") or {}).items():
         if name not in QUIRKS:
             raise _Invalid(f"unknown quirk {name!r}; known: {', '.join(QUIRKS)}")

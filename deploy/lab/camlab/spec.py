@@ -141,6 +141,8 @@ class LabDevice:
     username: str = "admin"
     password: str = ""
     default_password: bool = False  # left on the vendor's default (the operator can't log in)
+    # camlab.services.hostile behaviours; a hostile device serves only those (robustness)
+    hostile: list[str] = field(default_factory=list)
 
     @property
     def routed(self) -> bool:

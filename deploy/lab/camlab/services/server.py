@@ -13,6 +13,7 @@ from typing import Any
 from ..media import H264_CLIP, MJPEG_CLIP, ensure_clip
 from ..spec import LabDevice
 from .common import MAX_HEADER_BYTES, DeviceContext
+from .hostile import HostileDevice
 from .httpd import HttpService
 from .rtsp_fake import FakeRtsp
 from .vendor import UDP_GROUPS, VendorTcp, VendorUdp
@@ -47,6 +48,7 @@ class DeviceServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._gst: Any = None
         self.wsd: WsDiscovery | None = None
+        self.hostile: HostileDevice | None = None
 
     # -- binding (inside the namespace) ---------------------------------------------
     def bind(self) -> None:
@@ -59,6 +61,14 @@ class DeviceServer:
 
     def _bind_all(self) -> None:
         dev = self.device
+        if dev.hostile:  # a hostile device serves only its misbehaviours (robustness tests)
+            self.hostile = HostileDevice(self.ctx)
+            tcp_plan, udp_ports = self.hostile.plan()
+            for port, handler in tcp_plan:
+                self._tcp.append((self._tcp_socket(port), handler))
+            for port in udp_ports:
+                self._udp.append((self._udp_socket(port), self.hostile.protocol))
+            return
         http_port = int(dev.http.get("port", 80)) if dev.http else None
         onvif_port = int(dev.onvif.get("port", 80)) if dev.onvif else None
         if http_port is not None:
