@@ -31,13 +31,16 @@ def _fail(exc: Exception) -> NoReturn:
 def up(
     cameras: int = typer.Option(24, "--cameras", "-n", min=1, help="How many cameras."),
     seed: int = typer.Option(1, "--seed", help="Seed: same seed, same lab."),
+    hostile: int = typer.Option(
+        0, "--hostile", min=0, help="Also this many hostile devices (robustness tests)."
+    ),
 ) -> None:
     """Build the lab: one namespace per device on bridge camlab0, a router, a fake internet."""
     from camlab import control
     from camlab.errors import LabError
 
     try:
-        summary = control.up(cameras, seed)
+        summary = control.up(cameras, seed, hostile=hostile)
     except LabError as exc:
         _fail(exc)
     out = Console()

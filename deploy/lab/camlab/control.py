@@ -67,21 +67,23 @@ def _refuse_if_up(run_dir: Path) -> None:
         raise LabError(f"camlab leftovers exist ({shown}); run `camaudit lab down` first")
 
 
-def _generate(cameras: int, seed: int) -> list[LabDevice]:
+def _generate(cameras: int, seed: int, hostile: int = 0) -> list[LabDevice]:
     try:
         from camlab.generate import generate
     except ImportError as exc:
         raise LabError(f"the device generator is not installed: {exc}") from exc
     try:
-        return list(generate(cameras, seed))
+        return list(generate(cameras, seed, hostile=hostile))
     except LabError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable/invalid profile
         raise LabError(f"cannot generate devices from the profiles: {exc}") from exc
 
 
-def up(cameras: int, seed: int) -> dict[str, Any]:
+def up(cameras: int, seed: int, hostile: int = 0) -> dict[str, Any]:
     """Build the lab with ``cameras`` generated cameras (plus other devices) from ``seed``.
+
+    ``hostile`` adds that many hostile devices (``camlab.services.hostile``).
 
     Returns a summary (``devices``, ``subnet``, ``probe_ip``, ``routed_subnets``,
     ``seconds``, ``daemon_pid``, ``failed``, ``note``). Raises :class:`LabError` when not root,
@@ -91,9 +93,11 @@ def up(cameras: int, seed: int) -> dict[str, Any]:
     _require_root()
     if cameras < 1 or cameras > MAX_DEVICES:
         raise LabError(f"--cameras must be between 1 and {MAX_DEVICES}")
+    if hostile < 0 or cameras + hostile > MAX_DEVICES:
+        raise LabError(f"--hostile must be >= 0 with at most {MAX_DEVICES} devices in all")
     _refuse_if_up(_run_dir())
     t0 = time.monotonic()
-    devices = _generate(cameras, seed)
+    devices = _generate(cameras, seed, hostile)
     return up_devices(devices, seed=seed, cameras=cameras, t0=t0)
 
 

@@ -235,8 +235,13 @@ class _Generator:
             dev.rtsp["engine"] = "fake"
 
 
-def generate(cameras: int, seed: int, profile_dir: Path | None = None) -> list[LabDevice]:
+def generate(
+    cameras: int, seed: int, profile_dir: Path | None = None, hostile: int = 0
+) -> list[LabDevice]:
     """Return ``cameras`` generated cameras plus the non-camera neighbours pc01/prn01/sw01.
+
+    ``hostile`` adds that many hostile devices (``hostile-*`` profiles in turn, named
+    ``hostileNN``, on the local subnet after the cameras); they never join the normal mix.
 
     Deterministic for ``(cameras, seed)`` and the profile files. Raises :class:`LabError`
     for a negative count, more cameras than the address plan holds, or a bad profile.
@@ -244,7 +249,7 @@ def generate(cameras: int, seed: int, profile_dir: Path | None = None) -> list[L
     if cameras < 0:
         raise LabError(f"camera count must be >= 0, got {cameras}")
     profiles = load_profiles(profile_dir)
-    cams = [p for p in profiles if p.kind == "camera"]
+    cams = [p for p in profiles if p.kind == "camera" and not p.data.get("hostile")]
     if cameras and not cams:
         raise LabError(f"no camera profiles in {profile_dir or 'the bundled profiles'}")
     gen = _Generator(profiles, seed)
@@ -276,6 +281,8 @@ def generate(cameras: int, seed: int, profile_dir: Path | None = None) -> list[L
     # last, from per-device generators: features never shift what the seed drew above
     configs = {p.id: p.section("features") or {} for p in profiles}
     features.assign(devices, configs, seed, cover=cameras >= MIN_FOR_FULL_MIX)
+    if hostile:
+        devices += _hostile(gen, profiles, hostile, local)
     return devices
 
 
@@ -304,3 +311,28 @@ def _cover(gen: _Generator, cams: list[LabDevice], profiles: dict[str, Profile])
         if able:
             cam = gen.rng.choice(able)
             gen.radios(cam, gen.radio_cfg[cam.name], force=case)
+
+
+def _hostile(
+    gen: _Generator, profiles: list[Profile], count: int, addresses: Iterator[str]
+) -> list[LabDevice]:
+    """``count`` hostile devices, the ``hostile-*`` profiles in turn (camlab.services.hostile)."""
+    from .services.hostile import validate
+
+    kinds = [p for p in profiles if p.data.get("hostile")]
+    if count < 0 or not kinds:
+        raise LabError(f"cannot add {count} hostile devices: no hostile profiles or a bad count")
+    out: list[LabDevice] = []
+    for i in range(count):
+        profile = kinds[i % len(kinds)]
+        try:
+            validate(list(profile.data["hostile"]))
+        except (TypeError, ValueError) as exc:
+            raise LabError(f"{profile.path}: {exc}") from exc
+        ip = next(addresses, None)
+        if ip is None:
+            raise LabError(f"{count} hostile devices do not fit the lab's address plan")
+        dev = gen.device(profile, f"hostile{i + 1:02d}", ip, LOCAL_SUBNET, ROUTER_LOCAL_IP)
+        dev.hostile = list(profile.data["hostile"])
+        out.append(dev)
+    return out

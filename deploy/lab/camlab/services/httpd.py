@@ -152,7 +152,8 @@ class HttpService:
         page = pages.get(req.target) or pages.get(req.path)
         if page is None and req.path in ("/", "/index.html", "/index.htm"):
             page = {"body": http.get("body") or _default_body(str(http.get("title", ""))),
-                    "status": http.get("status", 200)}  # fmt: skip
+                    "status": http.get("status", 200),
+                    "auth": bool(http.get("root_auth"))}  # fmt: skip
         if page is None:
             return Response(404, b"<html><body><h1>404 Not Found</h1></body></html>")
         if page.get("auth") and not self.authorized(req):

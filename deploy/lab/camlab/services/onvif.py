@@ -36,9 +36,12 @@ PRE_AUTH = frozenset({"GetSystemDateAndTime", "GetCapabilities", "GetServices",
 DEVICE_OPS = frozenset({
     "GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities", "GetServices",
     "GetNetworkInterfaces", "GetScopes", "GetHostname", "GetDot11Capabilities",
-    "GetDot11Status", "ScanAvailableDot11Networks",
+    "GetDot11Status", "ScanAvailableDot11Networks", "GetUsers", "GetNTP",
 })  # fmt: skip
-MEDIA_OPS = frozenset({"GetProfiles", "GetStreamUri"})
+MEDIA_OPS = frozenset({"GetProfiles", "GetStreamUri", "GetVideoAnalyticsConfigurations"})
+# ONVIF Core access class READ_SYSTEM_SECRET: a device that lets anyone read its
+# configuration may still want credentials for its user list.
+SECRET_OPS = frozenset({"GetUsers"})
 
 
 class OnvifService:
@@ -47,6 +50,7 @@ class OnvifService:
         self.dev = ctx.device
         onvif = self.dev.onvif or {}
         self.auth_required = onvif.get("auth", "required") == "required"
+        self.users_anonymous = bool(onvif.get("users_anonymous"))
         self.digest_only = "digest_only" in self.dev.quirks
         self.wifi_reported = any(r["kind"] == "wifi" and r["reported"] for r in self.dev.radios)
 
@@ -67,6 +71,8 @@ class OnvifService:
             return X.fault(500, "env:Receiver", "ter:ActionNotSupported",
                            f"{op} is not supported")  # fmt: skip
         if self.auth_required and op not in PRE_AUTH and not self.authenticated(root):
+            return X.fault(400, "env:Sender", "ter:NotAuthorized", "Sender not Authorized")
+        if op in SECRET_OPS and not self.users_anonymous and not self.authenticated(root):
             return X.fault(400, "env:Sender", "ter:NotAuthorized", "Sender not Authorized")
         return self.answer(op, op_el)
 
@@ -98,12 +104,19 @@ class OnvifService:
         dev, ip = self.dev, self.ctx.ip
         port = int((dev.onvif or {}).get("port", 80))
         base = f"http://{ip}:{port}" if port != 80 else f"http://{ip}"
+        onvif = dev.onvif or {}
         if op == "GetSystemDateAndTime":
-            return 200, X.system_date_and_time(self.ctx.now())
+            return 200, X.system_date_and_time(self.ctx.now(), ntp=onvif.get("ntp", True))
+        if op == "GetNTP":
+            return 200, X.ntp(onvif.get("ntp", True))
+        if op == "GetUsers":
+            return 200, X.users(onvif.get("users", []))
+        if op == "GetVideoAnalyticsConfigurations":
+            return 200, X.analytics_configurations(onvif.get("analytics", []))
         if op == "GetDeviceInformation":
             return 200, X.device_information(dev)
         if op == "GetCapabilities":
-            return 200, X.capabilities(base, self.wifi_reported)
+            return 200, X.capabilities(base, self.wifi_reported, bool(onvif.get("analytics")))
         if op == "GetServices":
             return 200, X.services(base)
         if op == "GetNetworkInterfaces":
@@ -118,7 +131,7 @@ class OnvifService:
                                "no IEEE 802.11 interface")  # fmt: skip
             return 200, X.dot11(op, dev)
         if op == "GetProfiles":
-            return 200, X.profiles((dev.onvif or {}).get("profiles", []))
+            return 200, X.profiles(onvif.get("profiles", []), audio=bool(onvif.get("audio")))
         # GetStreamUri
         token = next((el.text for el in op_el.iter() if el.tag.endswith("ProfileToken")), "")
         profiles = (dev.onvif or {}).get("profiles", [])

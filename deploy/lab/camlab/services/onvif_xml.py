@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..spec import LabDevice
+from ..spec import SITE_NTP_IP, LabDevice
 
 _NS = (
     'xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
@@ -50,10 +50,11 @@ def _date_time(when: datetime) -> str:
     )
 
 
-def system_date_and_time(now: datetime) -> bytes:
+def system_date_and_time(now: datetime, ntp: bool = True) -> bytes:
     return envelope(
         "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-        "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
+        f"<tt:DateTimeType>{'NTP' if ntp else 'Manual'}</tt:DateTimeType>"
+        "<tt:DaylightSavings>false</tt:DaylightSavings>"
         "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>"
         f"<tt:UTCDateTime>{_date_time(now)}</tt:UTCDateTime>"
         f"<tt:LocalDateTime>{_date_time(now)}</tt:LocalDateTime>"
@@ -74,10 +75,16 @@ def device_information(dev: LabDevice) -> bytes:
     )
 
 
-def capabilities(base: str, wifi: bool) -> bytes:
+def capabilities(base: str, wifi: bool, analytics: bool = False) -> bytes:
     dot11 = "<tt:Extension><tt:Dot11Configuration>true</tt:Dot11Configuration></tt:Extension>"
+    analytics_el = (
+        f"<tt:Analytics><tt:XAddr>{base}/onvif/analytics_service</tt:XAddr>"
+        "<tt:RuleSupport>true</tt:RuleSupport><tt:AnalyticsModuleSupport>true"
+        "</tt:AnalyticsModuleSupport></tt:Analytics>"
+    )
     return envelope(
         "<tds:GetCapabilitiesResponse><tds:Capabilities>"
+        f"{analytics_el if analytics else ''}"
         f"<tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr>"
         "<tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false"
         "</tt:ZeroConfiguration><tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS>"
@@ -194,16 +201,34 @@ def dot11(op: str, dev: LabDevice) -> bytes:
     )
 
 
-def profiles(items: list[dict[str, Any]]) -> bytes:
+_AUDIO_SOURCE = (
+    '<tt:AudioSourceConfiguration token="AudioSourceConfig_1"><tt:Name>AudioSource_1</tt:Name>'
+    "<tt:UseCount>2</tt:UseCount><tt:SourceToken>AudioSource_1</tt:SourceToken>"
+    "</tt:AudioSourceConfiguration>"
+)
+_AUDIO_ENCODER = (
+    '<tt:AudioEncoderConfiguration token="AudioEncoder_1"><tt:Name>AudioEncoder_1</tt:Name>'
+    "<tt:UseCount>2</tt:UseCount><tt:Encoding>G711</tt:Encoding><tt:Bitrate>64</tt:Bitrate>"
+    "<tt:SampleRate>8</tt:SampleRate><tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type>"
+    "<tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address><tt:Port>0</tt:Port><tt:TTL>0</tt:TTL>"
+    "<tt:AutoStart>false</tt:AutoStart></tt:Multicast><tt:SessionTimeout>PT60S"
+    "</tt:SessionTimeout></tt:AudioEncoderConfiguration>"
+)
+
+
+def profiles(items: list[dict[str, Any]], audio: bool = False) -> bytes:
+    """Media profiles; with ``audio`` each carries an audio source and a G.711 encoder."""
     body = "".join(
         f'<trt:Profiles token="{p["token"]}" fixed="true"><tt:Name>{p["name"]}</tt:Name>'
         '<tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource_1'
         "</tt:Name><tt:UseCount>2</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken>"
         '<tt:Bounds x="0" y="0" width="1920" height="1080"/></tt:VideoSourceConfiguration>'
+        f"{_AUDIO_SOURCE if audio else ''}"
         f'<tt:VideoEncoderConfiguration token="VideoEncoder_{i + 1}"><tt:Name>VideoEncoder_'
         f"{i + 1}</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
         f"<tt:Resolution><tt:Width>{p['width']}</tt:Width><tt:Height>{p['height']}"
         "</tt:Height></tt:Resolution><tt:Quality>5</tt:Quality></tt:VideoEncoderConfiguration>"
+        f"{_AUDIO_ENCODER if audio else ''}"
         "</trt:Profiles>"
         for i, p in enumerate(items)
     )
@@ -216,4 +241,54 @@ def stream_uri(uri: str) -> bytes:
         "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
         "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri>"
         "</trt:GetStreamUriResponse>"
+    )
+
+
+def ntp(enabled: bool) -> bytes:
+    """GetNTP: the site's NTP server when synchronised, no server when set by hand."""
+    manual = (
+        f"<tt:NTPManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>{SITE_NTP_IP}</tt:IPv4Address>"
+        "</tt:NTPManual>"
+        if enabled
+        else ""
+    )
+    return envelope(
+        "<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>false</tt:FromDHCP>"
+        f"{manual}</tds:NTPInformation></tds:GetNTPResponse>"
+    )
+
+
+def users(items: list[dict[str, Any]]) -> bytes:
+    """GetUsers: names and levels only (a camera never returns passwords here)."""
+    body = "".join(
+        f"<tds:User><tt:Username>{_e(u['username'])}</tt:Username>"
+        f"<tt:UserLevel>{_e(u['level'])}</tt:UserLevel></tds:User>"
+        for u in items
+    )
+    return envelope(f"<tds:GetUsersResponse>{body}</tds:GetUsersResponse>")
+
+
+def _config(tag: str, name: str, kind: str) -> str:
+    # Type is an xs:QName: ONVIF rule types carry the tt: prefix, vendor ones a vendor
+    # namespace (declared here as "vnd")
+    qname = kind if ":" in kind else f"vnd:{kind}"
+    return (
+        f'<tt:{tag} Name="{_e(name)}" Type="{_e(qname)}"><tt:Parameters>'
+        '<tt:SimpleItem Name="Sensitivity" Value="50"/></tt:Parameters></tt:{tag}>'
+    )
+
+
+def analytics_configurations(kinds: list[str]) -> bytes:
+    """GetVideoAnalyticsConfigurations: one configuration holding each rule type."""
+    if not kinds:
+        return envelope("<trt:GetVideoAnalyticsConfigurationsResponse/>")
+    rules = "".join(_config("Rule", f"Rule{i + 1}", k) for i, k in enumerate(kinds))
+    module = _config("AnalyticsModule", "Module1", "tt:CellMotionEngine")
+    return envelope(
+        '<trt:GetVideoAnalyticsConfigurationsResponse xmlns:vnd="http://www.camlab.example/analytics">'
+        '<trt:Configurations token="VideoAnalytics_1"><tt:Name>VideoAnalytics_1</tt:Name>'
+        "<tt:UseCount>2</tt:UseCount>"
+        f"<tt:AnalyticsEngineConfiguration>{module}</tt:AnalyticsEngineConfiguration>"
+        f"<tt:RuleEngineConfiguration>{rules}</tt:RuleEngineConfiguration>"
+        "</trt:Configurations></trt:GetVideoAnalyticsConfigurationsResponse>"
     )

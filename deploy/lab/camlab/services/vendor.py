@@ -36,6 +36,13 @@ from .common import IDLE_TIMEOUT_S, DeviceContext
 
 UDP_GROUPS = {"hikvision-sadp": "239.255.255.250", "dahua-dhip": "239.255.255.251"}
 MAX_READ = 8192
+# What a server that speaks first sends on connect (busybox telnetd, a vsftpd-style FTP
+# daemon, dropbear as shipped on camera boards).
+BANNERS = {
+    "telnet": b"\r\n(none) login: ",
+    "ftp": b"220 (vsFTPd 2.3.4)\r\n",
+    "ssh": b"SSH-2.0-dropbear_2019.78\r\n",
+}
 
 
 def sofia_hash(password: str) -> str:
@@ -64,8 +71,8 @@ class VendorTcp:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if self.service == "telnet":
-                writer.write(b"\r\n(none) login: ")
+            if self.service in BANNERS:  # server-speaks-first protocols
+                writer.write(BANNERS[self.service])
                 await writer.drain()
             for _ in range(16):
                 data = await asyncio.wait_for(reader.read(MAX_READ), IDLE_TIMEOUT_S)
@@ -113,6 +120,10 @@ class VendorTcp:
             return struct.pack("<IIIIHH", 0x0ABCDEF0, 1, 0, 0, 0x0190, 0x0000)
         if self.service == "telnet":
             return b"\r\nLogin incorrect\r\n(none) login: "
+        if self.service == "ftp":
+            return b"530 Please login with USER and PASS.\r\n"
+        if self.service == "ssh":
+            return None  # a real server would start key exchange; the banner is enough
         if self.service == "ipp":
             return (
                 b"HTTP/1.1 400 Bad Request\r\nServer: CUPS/2.2 IPP/2.0\r\nContent-Length: 0\r\n\r\n"
