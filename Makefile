@@ -15,8 +15,9 @@ APT_PACKAGES := python3 python3-venv python3-dev python3-gi gir1.2-gst-rtsp-serv
 	iproute2 procps gcc
 # WeasyPrint (the dashboard's PDF report) loads Pango and HarfBuzz at run time; DejaVu is its font.
 APT_PACKAGES += libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-# Only for the tests: a real PostgreSQL server and Debian's Chromium (Playwright drives it).
-TEST_APT_PACKAGES := postgresql chromium shellcheck
+# Only for the tests: a real PostgreSQL server, Debian's Chromium (Playwright drives it), and
+# debootstrap (tests/install: the installer on a clean Debian chroot, about a minute).
+TEST_APT_PACKAGES := postgresql chromium shellcheck debootstrap
 BENCH_APT_PACKAGES := nmap arp-scan tshark
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PIP := $(VENV)/.pip-stamp

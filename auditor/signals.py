@@ -88,7 +88,10 @@ def fields(obs: Observation) -> Iterator[Field]:
             yield from f("http.realm", _realm_of(challenge))
         for name, value in list(_dict(d.get("headers")).items())[:40]:
             yield from f("http.header", f"{str(name).lower()}: {value}")
+        bogus = d.get("bogus_path_status")
         for path, status in list(_dict(d.get("paths")).items())[:40]:
+            if bogus is not None and status == bogus:
+                continue  # the device answers a made-up path the same way: proves nothing
             yield from f("http.path", f"{path} {status}")
         tls = _dict(d.get("tls"))
         yield from f("tls.subject", tls.get("subject"))

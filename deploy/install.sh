@@ -10,7 +10,12 @@
 #   --source DIR   camaudit source tree or wheel to install (default: this checkout)
 #   --root DIR     lay the files down under DIR instead of / and change nothing else
 #                  (no packages, no user, no venv, no systemctl): for review and tests
+#   --wheels DIR   install camaudit and its dependencies only from the wheels in DIR
+#                  (no package index: for a Pi without internet access)
 #   --no-start     install and enable, but do not start the service
+#
+# Without a running systemd (a chroot, an image being built, a container) the units are
+# installed and enabled offline when systemctl exists, but nothing is started.
 set -euo pipefail
 
 ROLE=""
@@ -18,6 +23,7 @@ ACTION=install
 PURGE=0
 START=1
 ROOT=""
+WHEELS=""
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$(dirname "$HERE")"
 
@@ -39,8 +45,9 @@ while [ $# -gt 0 ]; do
         --purge) PURGE=1; shift ;;
         --source) SOURCE="${2:-}"; shift 2 ;;
         --root) ROOT="${2:-}"; shift 2 ;;
+        --wheels) WHEELS="${2:-}"; shift 2 ;;
         --no-start) START=0; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -59,8 +66,15 @@ if [ -n "$ROOT" ]; then
 elif [ "$(id -u)" -ne 0 ]; then
     die "run as root (sudo), or use --root DIR to lay the files down for review"
 fi
+if [ -n "$WHEELS" ]; then
+    [ -d "$WHEELS" ] || die "--wheels $WHEELS is not a directory"
+    WHEELS="$(cd "$WHEELS" && pwd)"
+fi
 # In --root mode every system change is skipped; only files are written under ROOT.
 real() { [ -z "$ROOT" ]; }
+# systemd is PID 1 and running (sd_booted(3)): not so in a chroot or an image build.
+booted() { [ -d /run/systemd/system ]; }
+have_systemctl() { command -v systemctl >/dev/null 2>&1; }
 
 arch_check() {
     local arch
@@ -95,8 +109,13 @@ create_venv() {
     if [ ! -x "$PREFIX/venv/bin/python" ]; then
         python3 -m venv "$PREFIX/venv"
     fi
-    "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
-    "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SOURCE"
+    if [ -n "$WHEELS" ]; then
+        # Offline: the wheelhouse must hold every dependency (pip wheel --wheel-dir DIR .).
+        "$PREFIX/venv/bin/pip" install --quiet --no-index --find-links "$WHEELS" --upgrade "$SOURCE"
+    else
+        "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
+        "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SOURCE"
+    fi
     "$PREFIX/venv/bin/camaudit" --version
 }
 
@@ -165,6 +184,19 @@ lay_down() {
 
 enable_service() {
     real || { say "files laid down under $ROOT (no system changes in --root mode)"; return 0; }
+    if ! booted; then
+        if have_systemctl; then
+            # Offline enable only writes the wants/ symlinks: the unit starts on next boot.
+            systemctl enable "camaudit-$ROLE.service"
+            say "systemd is not running here (chroot or image build): camaudit-$ROLE.service"
+            say "is installed and enabled, not started; it starts when this system boots"
+        else
+            say "systemd is not running here and systemctl is missing: the unit is in"
+            say "$UNITS/camaudit-$ROLE.service but not enabled; run camaudit yourself, e.g."
+            say "  $PREFIX/venv/bin/camaudit probe run  (or: serve)"
+        fi
+        return 0
+    fi
     systemctl daemon-reload
     systemctl restart systemd-journald || true  # pick up the journal limits
     systemctl enable "camaudit-$ROLE.service"
@@ -183,8 +215,12 @@ enable_service() {
 uninstall() {
     local role
     for role in probe server; do
-        if real && systemctl list-unit-files "camaudit-$role.service" >/dev/null 2>&1; then
-            systemctl disable --now "camaudit-$role.service" 2>/dev/null || true
+        if real && have_systemctl && [ -e "$UNITS/camaudit-$role.service" ]; then
+            if booted; then
+                systemctl disable --now "camaudit-$role.service" 2>/dev/null || true
+            else
+                systemctl disable "camaudit-$role.service" 2>/dev/null || true
+            fi
         fi
         rm -f "$ROOT$UNITS/camaudit-$role.service"
     done
@@ -198,7 +234,7 @@ uninstall() {
     else
         say "removed camaudit; kept $CONF and $DATA (results, keys): --purge removes them"
     fi
-    if real; then systemctl daemon-reload; fi
+    if real && booted; then systemctl daemon-reload; fi
 }
 
 if [ "$ACTION" = uninstall ]; then

@@ -126,6 +126,10 @@ PING_PORTS: tuple[int, ...] = (80, 554, 443, 8000)
 #: A probe step (which may make a few requests) is cut off after this many timeouts.
 STEP_LIMIT_FACTOR = 3
 
+#: ONVIF endpoints tried per host: a camera advertises one or two; a device advertising
+#: hundreds (a WS-Discovery flood) must not turn the scan into a port sweep of itself.
+MAX_ONVIF_TARGETS = 4
+
 
 def _identify_jobs(
     ip: str, open_ports: list[int], xaddrs: list[str], opts: ScanOptions, hosts: set[str]
@@ -151,7 +155,7 @@ def _identify_jobs(
                 log.info("onvif: ignoring xaddr %s of %s (not that host)", x, ip)
                 continue
             port = u.port or (443 if u.scheme == "https" else 80)
-            if (port, x) not in targets:
+            if (port, x) not in targets and len(targets) < MAX_ONVIF_TARGETS:
                 targets.append((port, x))
         if not targets:
             targets = [(p, None) for p in open_ports if p in HTTP_PORTS]

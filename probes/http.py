@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,6 +301,8 @@ async def grab(
     final = first
     redirects: list[str] = []
     url = f"{scheme}://{ip}:{port}/"
+    visited = {url}
+    loop_error: str | None = None
     while final.status in (301, 302, 303, 307, 308) and len(redirects) < MAX_REDIRECTS:
         loc = final.header("location")
         if not loc:
@@ -307,6 +310,10 @@ async def grab(
         nxt = urljoin(url, loc)
         parts = urlsplit(nxt)
         redirects.append(clip(nxt))
+        if nxt in visited:  # a device that sends clients round in circles misbehaves
+            loop_error = f"redirect loop: {clip(nxt, 120)} visited twice"
+            break
+        visited.add(nxt)
         if parts.hostname != ip or parts.scheme not in ("http", "https"):
             break  # identification stays on the device the user named
         url = nxt
@@ -316,14 +323,19 @@ async def grab(
             ip, nport, path, tls=parts.scheme == "https", timeout=timeout, opener=opener
         )
     path_status: dict[str, int | None] = {}
+    bogus_status: int | None = None
     if first.status is not None and paths:
+        # plus a path no firmware has: a device that answers it like a vendor path says
+        # the same to anything, and its vendor paths prove nothing (auditor/signals.py)
+        asked = (*paths, f"/camaudit-{secrets.token_hex(6)}.cgi")
         replies = await asyncio.gather(
             *(
                 fetch(ip, port, p, tls=tls, timeout=timeout, head_only=True, opener=opener)
-                for p in paths
+                for p in asked
             )
         )
-        path_status = {p: r.status for p, r in zip(paths, replies, strict=True)}
+        path_status = {p: r.status for p, r in zip(paths, replies, strict=False)}
+        bogus_status = replies[-1].status
     www = first.all("www-authenticate") or final.all("www-authenticate")
     realm, schemes = auth_info(www)
     src = final if final.status is not None else first
@@ -341,7 +353,8 @@ async def grab(
         "body_sample": src.body[:BODY_CAP].decode("latin-1"),
         "tls": first.tls if tls else None,
         "paths": path_status,
+        "bogus_path_status": bogus_status,
         "redirects": redirects,
         "url": clip(url, STR_CAP),
     }
-    return Observation(probe="http", ip=ip, port=port, data=data, error=src.error)
+    return Observation(probe="http", ip=ip, port=port, data=data, error=src.error or loop_error)

@@ -193,12 +193,19 @@ class _OnvifProbe:
             return plain(await getattr(proxy, op)(**kwargs))
 
     async def call(
-        self, op: str, service: str = "devicemgmt", record: str | None = None, **kwargs: Any
+        self,
+        op: str,
+        service: str = "devicemgmt",
+        record: str | None = None,
+        escalate: bool = True,
+        **kwargs: Any,
     ) -> Any:
         """Run one operation, record its outcome, return its reply as JSON or None.
 
         On the first auth refusal, with credentials at hand, log in with this very
-        operation (each credential once) and keep the identity that works.
+        operation (each credential once) and keep the identity that works. With
+        ``escalate=False`` a refusal is only recorded: no login, and ``auth`` keeps
+        saying what the device's other calls allowed.
         """
         name = record or op
         try:
@@ -207,6 +214,9 @@ class _OnvifProbe:
             outcome = classify(exc)
             if isinstance(exc, HttpAuthRequired) and exc.challenge:
                 self.data["http_auth"] = exc.challenge  # e.g. 'Digest realm="Login to ..."'
+            if not escalate:
+                self.data["calls"][name] = outcome
+                return None
             if outcome == "auth" and not self.login_tried and self.creds:
                 outcome, result = await self.login(service, op, kwargs)
             if outcome != "ok":
@@ -418,6 +428,65 @@ class _OnvifProbe:
             if uri:
                 self.data["stream_uris"].append(strip_userinfo(str(uri)))
 
+    async def users(self) -> None:
+        """GetUsers with the identity we already have, never a login just for it.
+
+        Names and levels only: ONVIF does not return passwords here, and any a firmware
+        sends anyway are dropped. Anonymous success is what CAM-EXP-ONVIF-USERS reports.
+        """
+        reply = await self.call("GetUsers", escalate=False)
+        if not isinstance(reply, list):
+            return
+        self.data["users"] = [
+            {"username": _s(_get(u, "Username")), "level": _s(_get(u, "UserLevel"))}
+            for u in reply[:64]
+            if isinstance(u, dict)
+        ]
+
+    async def ntp_config(self) -> None:
+        """GetNTP: where the device takes its time from (DHCP and/or named servers)."""
+        reply = await self.call("GetNTP", escalate=False)
+        if not isinstance(reply, dict):
+            return
+        servers: list[str] = []
+        for key in ("NTPFromDHCP", "NTPManual"):
+            for host in reply.get(key) or []:
+                addr = next(
+                    (_get(host, k) for k in ("IPv4Address", "IPv6Address", "DNSname")
+                     if _get(host, k)),
+                    None,
+                )  # fmt: skip
+                if addr:
+                    servers.append(clip(str(addr)))
+        self.data["ntp_config"] = {"from_dhcp": bool(reply.get("FromDHCP")), "servers": servers}
+
+    async def analytics(self) -> None:
+        """Video analytics configurations (media service), when Analytics is advertised."""
+        if not self.data["capabilities"].get("analytics") or self.media_xaddr is None:
+            return
+        reply = await self.call("GetVideoAnalyticsConfigurations", service="media")
+        if not isinstance(reply, list):
+            return
+
+        def items(cfg: Any, engine: str, item: str) -> list[dict[str, Any]]:
+            found = _get(cfg, engine, item)
+            return [
+                {"name": _s(_get(x, "Name")), "type": _s(_get(x, "Type"))}
+                for x in (found if isinstance(found, list) else [])[:32]
+                if isinstance(x, dict)
+            ]
+
+        self.data["analytics"] = [
+            {
+                "token": _s(_get(cfg, "token")),
+                "name": _s(_get(cfg, "Name")),
+                "rules": items(cfg, "RuleEngineConfiguration", "Rule"),
+                "modules": items(cfg, "AnalyticsEngineConfiguration", "AnalyticsModule"),
+            }
+            for cfg in reply[:16]
+            if isinstance(cfg, dict)
+        ]
+
     async def run(self) -> None:
         self.anon = await onvif_soap.device_clients(self.timeout, None, None)
         await self.clock()
@@ -427,7 +496,9 @@ class _OnvifProbe:
         # Independent calls at once: a slow camera then costs one round trip per stage
         # instead of one per call. Media needs the media XAddr the first two find.
         await asyncio.gather(self.capabilities(), self.services(), self.interfaces(), self.scopes())
-        await asyncio.gather(self.dot11(), self.media())
+        await asyncio.gather(
+            self.dot11(), self.media(), self.users(), self.ntp_config(), self.analytics()
+        )
 
 
 async def probe_onvif(

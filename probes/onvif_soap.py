@@ -299,7 +299,18 @@ def plain(obj: Any, depth: int = 0) -> Any:
         return [plain(v, depth + 1) for v in obj[:64]]
     if isinstance(obj, etree._Element):
         return _element(obj, depth)
+    if isinstance(obj, etree.QName):  # xs:QName values, e.g. an analytics rule's Type
+        return _qname(obj)
     return None  # foreign objects carry nothing we report
+
+
+ONVIF_SCHEMA_NS = "http://www.onvif.org/ver10/schema"
+
+
+def _qname(q: etree.QName) -> str:
+    """``tt:Local`` for the ONVIF schema namespace (as the specs write it), else ``Local``."""
+    local = clip(str(q.localname), 128)
+    return f"tt:{local}" if q.namespace == ONVIF_SCHEMA_NS else local
 
 
 def _element(el: etree._Element, depth: int) -> dict[str, Any] | None:

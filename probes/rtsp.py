@@ -306,6 +306,9 @@ class _RtspProbe:
             self.data["paths"][shown] = resp.status
             if resp.status == 200 and self.accept_sdp(path, resp):
                 self.data["path"], self.data["describe_status"] = shown, 200
+                if self.auth is None and self.data["auth"] is None and shown == path:
+                    # described without any credential (header or in the path): open
+                    self.data["auth"] = "none"
                 return
             if self.data["describe_status"] is None or resp.status != 404:
                 self.data["path"], self.data["describe_status"] = shown, resp.status

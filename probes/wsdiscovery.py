@@ -43,6 +43,8 @@ WSD_PORT = 3702
 WSD_MULTICAST = "239.255.255.250"
 MAX_DATAGRAM = 64 * 1024
 MAX_LIST = 64  # scopes/xaddrs/types kept per match
+#: Endpoints kept per host: a camera has one (an NVR a few); thousands is a reply flood.
+MAX_ENDPOINTS_PER_HOST = 16
 
 NS_SOAP = "http://www.w3.org/2003/05/soap-envelope"
 NS_WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
@@ -213,6 +215,8 @@ async def discover(
     answered: set[tuple[str, str]] = set()  # (host, probe_type) seen
     by_endpoint: dict[str, Observation] = {}
     errors: dict[str, Observation] = {}
+    floods: dict[str, Observation] = {}  # hosts past MAX_ENDPOINTS_PER_HOST
+    per_host: dict[str, int] = {}
     start = loop.time()
     deadline = start + timeout
 
@@ -226,7 +230,7 @@ async def discover(
                 )
                 transport.sendto(build_probe(mid, ptype), (WSD_MULTICAST, port))
             for h in host_list:
-                if (h, ptype) in answered:
+                if (h, ptype) in answered or h in floods:  # asking a flooder again drowns others
                     continue
                 mid = f"urn:uuid:{uuid.uuid4()}"
                 sent[mid] = _Sent("unicast", ptype, h)
@@ -253,12 +257,20 @@ async def discover(
         for m in msg.matches:
             key = m.endpoint or f"ip:{ip}"
             prev = by_endpoint.get(key)
+            if prev is None and per_host.get(ip, 0) >= MAX_ENDPOINTS_PER_HOST:
+                floods.setdefault(ip, Observation(
+                    probe="wsdiscovery", ip=ip, port=port,
+                    error=f"too many WS-Discovery endpoints (> {MAX_ENDPOINTS_PER_HOST}): "
+                    "a reply flood; the rest were dropped",
+                ))  # fmt: skip
+                continue
             if prev is not None:
                 pt = prev.data["probe_types"]
                 pt.extend(p for p in ptypes if p not in pt)
                 if via not in prev.data["via_all"]:
                     prev.data["via_all"].append(via)
                 continue
+            per_host[ip] = per_host.get(ip, 0) + 1
             by_endpoint[key] = Observation(
                 probe="wsdiscovery",
                 ip=ip,
@@ -278,7 +290,9 @@ async def discover(
 
     try:
         n_rounds = max(1, rounds)
-        gap = min(0.5, timeout / (n_rounds + 1))
+        # Rounds spread over the window: a host whose reply the kernel dropped (another
+        # device flooding our socket buffer) is asked again once the flood has drained.
+        gap = timeout / (n_rounds + 1)
         next_round = start
         done_rounds = 0
         while True:
@@ -296,12 +310,14 @@ async def discover(
             except TimeoutError:
                 continue
             handle(data, addr)
-            if done_rounds >= n_rounds and all(
-                (h, p) in answered for h in host_list for p in PROBE_TYPES
-            ):
+            if all((h, p) in answered for h in host_list for p in PROBE_TYPES):
                 break  # every target answered both types: nothing left to wait for
     finally:
         transport.close()
     # an endpoint that parsed makes an earlier garbage datagram from the same host moot
     ok_ips = {o.ip for o in by_endpoint.values()}
-    return list(by_endpoint.values()) + [e for ip, e in errors.items() if ip not in ok_ips]
+    return (
+        list(by_endpoint.values())
+        + [e for ip, e in errors.items() if ip not in ok_ips]
+        + list(floods.values())
+    )

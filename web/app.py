@@ -6,6 +6,8 @@ Nothing is created at import time, so tests (and ``camaudit serve``) pass their 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,8 +25,20 @@ from auditor.errors import StorageError
 from web.db import open_db
 from web.deps import NotAuthenticated
 from web.headers import SecurityHeadersMiddleware
+from web.probe_health import sweep_forever
 from web.ratelimit import SlidingWindow
-from web.routes import admin, auth, findings, ingest, inventory, ops, reports, scans, schedules
+from web.routes import (
+    admin,
+    auth,
+    findings,
+    ingest,
+    inventory,
+    ops,
+    probes,
+    reports,
+    scans,
+    schedules,
+)
 from web.sessions import SchemeAwareSessionMiddleware
 from web.settings import Settings, resolve_secret_key
 from web.templating import WEB_DIR, make_templates, render
@@ -89,7 +103,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Silent probes are noticed even when nobody opens a page (web.probe_health).
+        sweeper = None
+        if settings.probe_sweep_interval_s > 0:
+            sweeper = asyncio.create_task(sweep_forever(engine, settings))
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         engine.dispose()
 
     app = FastAPI(
@@ -112,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so outermost: its headers reach every response, errors included.
     app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
-    for module in (ops, auth, inventory, findings, scans, ingest, admin, reports):
+    for module in (ops, auth, inventory, findings, scans, ingest, admin, reports, probes):
         app.include_router(module.router)
     app.include_router(schedules.admin_router)
     app.include_router(schedules.probe_router)

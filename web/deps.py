@@ -94,13 +94,19 @@ def probe_auth(request: Request, session: SessionDep) -> Probe:
 ProbeAuth = Annotated[Probe, Depends(probe_auth)]
 
 
-def limited_probe(request: Request, probe: ProbeAuth) -> Probe:
-    """The authenticated probe, unless its token is over its per-minute budget (429)."""
+def limited_probe(request: Request, probe: ProbeAuth, session: SessionDep) -> Probe:
+    """The authenticated probe, unless its token is over its per-minute budget (429).
+
+    Each request within budget is also a contact: its health headers are recorded
+    (``web.probe_health``). Over-budget requests write nothing, so a flood costs no I/O.
+    """
+    from web.probe_health import record_contact
     from web.ratelimit import too_many
 
     wait = request.app.state.probe_limiter.hit(probe.token_hash)
     if wait is not None:
         raise too_many(wait, f"requests from probe {probe.name!r}")
+    record_contact(session, probe, request.headers, request.client.host if request.client else None)
     return probe
 
 

@@ -343,3 +343,45 @@ class ProbeKey(SQLModel, table=True):
     key_id: str = Field(max_length=64, unique=True, index=True)  # auditor.bundle.key_id
     public_key: str = Field(max_length=200)  # "ed25519:<base64 of the raw 32 bytes>"
     created_at: float = Field(default_factory=now)
+
+
+# --- Probe health ----------------------------------------------------------------------
+
+
+class ProbeStatus(SQLModel, table=True):
+    """What a probe last said about itself (its ``X-Camaudit-*`` request headers).
+
+    A table of its own (migration 0005), one row per probe, rewritten on each contact:
+    the ``probe`` row stays a record of identity and tokens. ``None`` means the probe
+    did not send that header (an older probe, or ``camaudit scan --server``) or sent a
+    value that failed validation.
+    """
+
+    probe_id: int = Field(foreign_key="probe.id", primary_key=True)
+    last_contact: float
+    address: str | None = Field(default=None, max_length=64)
+    version: str | None = Field(default=None, max_length=50)
+    outbox_depth: int | None = None
+    quarantined: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class ProbeAlert(SQLModel, table=True):
+    """A site-level alert about a probe (so far: it went silent), open until it resolves.
+
+    Unique on (probe, kind, since): ``since`` is the last contact before the silence, so
+    two sweeps that notice the same silence store one alert.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("probe_id", "kind", "since", name="uq_probealert_probe_kind_since"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    probe_id: int = Field(foreign_key="probe.id", index=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    kind: str = Field(default="silent", max_length=32)
+    severity: str = Field(default="high", max_length=16)
+    since: float  # the probe's last contact
+    raised_at: float = Field(default_factory=now)
+    resolved_at: float | None = Field(default=None, index=True)
+    threshold_s: float = 0.0  # the silence allowed when it was raised

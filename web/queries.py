@@ -26,6 +26,7 @@ from web.models import (
     ScanPublic,
     Site,
 )
+from web.probe_health import ProbeAlertRow
 
 T = TypeVar("T")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -92,6 +93,8 @@ class Overview(BaseModel):
     findings_by_severity: dict[str, int]
     latest_scans: list[ScanRow]
     trend: list[TrendPoint] = []
+    # Open probe alerts (a probe gone silent); filled by the route, which knows the settings.
+    probe_alerts: list[ProbeAlertRow] = []
 
 
 def trend(session: Session, limit: int = 50) -> list[TrendPoint]:

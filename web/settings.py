@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     login_window_s: float = Field(default=60.0, gt=0)
     # Requests a probe token may make per minute (ingest, jobs); 429 past it.
     probe_rate_per_minute: int = Field(default=120, ge=1)
+    # A probe not heard from for this long is "silent": an alert, /metrics, the overview.
+    # Set it to a few times the probes' poll_interval (or their schedule, if they only
+    # call in to deliver); the default suits probes that poll every minute or so.
+    probe_silent_after_s: float = Field(default=7200.0, gt=0)
+    # How often the server itself checks for silent probes (0: only when pages are read).
+    probe_sweep_interval_s: float = Field(default=60.0, ge=0)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to a SQLite file in ``data_dir``."""

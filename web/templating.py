@@ -24,6 +24,19 @@ def _ts(value: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
 
 
+def _duration(seconds: float | None) -> str:
+    """``95`` -> ``"1 min"``, ``7300`` -> ``"2.0 h"``, ``200000`` -> ``"2.3 days"``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def _qs(request: Request, **changes: Any) -> str:
     """The current query string with ``changes`` applied (None removes a key)."""
     params = dict(request.query_params)
@@ -39,6 +52,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     env = templates.env
     env.filters["ts"] = _ts
+    env.filters["duration"] = _duration
     env.filters["sevname"] = lambda rank: SEVERITY_NAMES.get(rank, "") if rank is not None else ""
     env.globals["qs"] = _qs
     env.globals["bar_chart"] = charts.bar_chart

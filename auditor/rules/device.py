@@ -11,7 +11,8 @@ from auditor.rules.registry import Hit, rule
 #: Probe errors that mean the device misbehaved (as opposed to refusing politely).
 MISBEHAVIOUR = re.compile(
     r"timeout|timed out|reset|larger than|too large|oversized|malformed|truncated|"
-    r"entit|dtd|not well-formed|syntax error|garbage|endless|too many|closed the connection",
+    r"entit|dtd|not well-formed|syntax error|garbage|endless|too many|closed the connection|"
+    r"redirect loop",
     re.IGNORECASE,
 )
 

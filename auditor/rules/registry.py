@@ -7,8 +7,11 @@ it cites, optionally a sharper title or severity) or None. ``evaluate`` turns hi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from auditor.model import Device, Evidence, Finding, Severity
 
@@ -101,20 +104,47 @@ def evaluate(devices: Iterable[Device], rules: Iterable[Rule] | None = None) -> 
         dev.findings.sort(key=lambda f: (-int(f.severity), f.rule))
 
 
+LAB_DATA = Path(__file__).resolve().parents[1] / "data" / "rules_lab.json"
+
+
+def _lab_cell(lab: dict[str, Any], rule_id: str) -> str:
+    entry = (lab.get("rules") or {}).get(rule_id)
+    if not entry:
+        return "-"
+    counts = ", ".join(f"{n} in {lab_name}" for lab_name, n in entry["devices"].items())
+    via = (lab.get("optin") or {}).get(rule_id)
+    return f"{', '.join(entry['profiles'])} ({counts}){f'; with {via}' if via else ''}"
+
+
 def rules_markdown() -> str:
-    """Return ``docs/rules.md``: every registered rule, by id, as Markdown."""
+    """Return ``docs/rules.md``: every registered rule, by id, as Markdown.
+
+    The "lab triggers" column comes from ``auditor/data/rules_lab.json`` (which lab
+    profiles have a device the lab expects to trigger the rule in a scan), written from
+    the lab's ground truth by ``tests/lab_services/test_rules_lab_data.py``.
+    """
+    lab: dict[str, Any] = json.loads(LAB_DATA.read_text(encoding="utf-8"))
     lines = [
         "# Rules",
         "",
         "Generated from the registry in `auditor/rules/` by `auditor.rules.rules_markdown()`;",
         "do not edit by hand. Each finding cites the evidence (probe, port, value) it rests on.",
         "",
-        "| id | severity | title |",
-        "| --- | --- | --- |",
+        "*Lab triggers*: the simulated lab's profiles with a device built to trigger the rule",
+        "in `camaudit scan` (and how many such devices the labs of "
+        + " and ".join(lab.get("labs") or [])
+        + " have); `tests/e2e/test_rules_lab.py` checks the scan finds exactly those. A dash:",
+        "no lab device triggers it in a scan (it needs a traffic or radio capture or a site",
+        "policy, which a scan lacks; or, for a label mismatch, a counterfeit the lab lacks).",
+        "",
+        "| id | severity | title | lab triggers |",
+        "| --- | --- | --- | --- |",
     ]
     ordered = sorted(RULES.values(), key=lambda r: r.id)
     for r in ordered:
-        lines.append(f"| [`{r.id}`](#{r.id.lower()}) | {r.severity} | {r.title} |")
+        lines.append(
+            f"| [`{r.id}`](#{r.id.lower()}) | {r.severity} | {r.title} | {_lab_cell(lab, r.id)} |"
+        )
     for r in ordered:
         lines += ["", f"## {r.id}", "", f"**{r.title}** — default severity *{r.severity}*", ""]
         lines += [f"Why: {r.rationale}", "", f"Fix: {r.remediation}"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,3 +42,52 @@ def lab() -> Iterator[dict[str, Any]]:
         control.down()
         left = _leftovers()
         assert not left, f"lab down left things behind: {left}"
+
+
+def _credentials(lab: dict[str, Any], path: Path) -> Path:
+    """The operator's credentials file: each account name their cameras use, with the
+    password they set (the lab's documented one); chmod 600 as camaudit asks."""
+    from camlab.generate import LAB_PASSWORD
+
+    users = sorted({d["username"] for d in lab["devices"] if d["kind"] == "camera"})
+    path.write_text(
+        "".join(f'[[credential]]\nusername = "{u}"\npassword = "{LAB_PASSWORD}"\n\n' for u in users)
+    )
+    path.chmod(0o600)
+    return path
+
+
+def run_scan(targets: list[str], out: Path, creds: Path, *extra: str) -> dict[str, Any]:
+    """Run ``camaudit scan`` as a user would (a subprocess); return its JSON result."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor.cli", "scan", *targets, "--quiet",
+         "--json", str(out / "scan.json"), "--credentials", str(creds), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads((out / "scan.json").read_text())
+    return result
+
+
+@pytest.fixture(scope="package")
+def scan(lab: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One `camaudit scan` of the whole lab, shared by every e2e module (it takes ~10 s)."""
+    out = tmp_path_factory.mktemp("scan")
+    creds = _credentials(lab, out / "creds.toml")
+    targets = [lab["subnet"], *lab["routed_subnets"]]
+    result = run_scan(targets, out, creds, "--html", str(out / "report.html"))
+    assert (out / "report.html").stat().st_size > 1000
+    return result
+
+
+@pytest.fixture(scope="package")
+def operator_credentials(lab: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _credentials(lab, tmp_path_factory.mktemp("creds") / "creds.toml")
+
+
+@pytest.fixture(scope="package")
+def scan_runner() -> Callable[..., dict[str, Any]]:
+    """:func:`run_scan`, for tests that need a scan with other options."""
+    return run_scan

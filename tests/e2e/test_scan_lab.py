@@ -6,11 +6,7 @@ here, by the test, to score it.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,41 +16,6 @@ pytestmark = [pytest.mark.needs_root, pytest.mark.lab]
 
 def _norm(name: str | None) -> str:
     return re.sub(r"[^a-z0-9]", "", (name or "").lower())
-
-
-@pytest.fixture(scope="module")
-def scan(lab: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from camlab.generate import LAB_PASSWORD
-
-    out = tmp_path_factory.mktemp("scan")
-    # the operator knows the password they set on their cameras (the lab's documented one)
-    creds = out / "creds.toml"
-    creds.write_text(f'[[credential]]\nusername = "admin"\npassword = "{LAB_PASSWORD}"\n')
-    creds.chmod(0o600)
-    targets = [lab["subnet"], *lab["routed_subnets"]]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auditor.cli",
-            "scan",
-            *targets,
-            "--quiet",
-            "--json",
-            str(out / "scan.json"),
-            "--html",
-            str(out / "report.html"),
-            "--credentials",
-            str(creds),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "report.html").stat().st_size > 1000
-    result: dict[str, Any] = json.loads((out / "scan.json").read_text())
-    return result
 
 
 def _by_ip(scan: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -137,5 +98,4 @@ def test_clock_skewed_cameras_identified_through_onvif(
 
 
 def test_report_written(scan: dict[str, Any]) -> None:
-    assert scan["scan"]["stats"]["devices"] >= 40
-    assert Path  # the HTML report's size was checked by the fixture
+    assert scan["scan"]["stats"]["devices"] >= 40  # the HTML report's size: in the fixture

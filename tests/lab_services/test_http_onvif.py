@@ -110,6 +110,8 @@ async def test_onvif_zeep_client_with_skew(devices: list[LabDevice], serve: Star
     """The real onvif-zeep-async client: digest auth works once it adjusts for the skew."""
     dev = pick(devices, "amcrest-ip")
     dev.quirks, dev.clock_skew_s = ["clock_skew", "digest_only"], 3 * 3600.0
+    assert dev.onvif is not None
+    dev.onvif["auth"] = "required"  # whatever features the seed gave this camera
     wifi = {
         "kind": "wifi",
         "reported": True,

@@ -24,7 +24,7 @@ async def test_open_stream_sends_rtp() -> None:
     assert d["server"] == "HikvisionRtspServer"
     assert "DESCRIBE" in d["public"]
     assert d["path"] == "/Streaming/Channels/101" and d["describe_status"] == 200
-    assert d["auth"] is None and d["authenticated"] is None
+    assert d["auth"] == "none" and d["authenticated"] is None  # described without credentials
     assert d["media"] == ["m=video 0 RTP/AVP 96"]
     assert d["rtp_received"] is True and d["rtp_packets"] >= 1
     assert d["frame_decoded"] is None  # not attempted

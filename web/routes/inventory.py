@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
-from web import queries
-from web.deps import CurrentUser, SessionDep, current_user
+from web import probe_health, queries
+from web.deps import CurrentUser, SessionDep, SettingsDep, current_user
 from web.queries import DeviceDetail, DeviceRow, Overview, Page
 from web.templating import render
 
@@ -23,15 +23,25 @@ DeviceSort = Literal[
 Text = Annotated[str | None, Query(max_length=200)]
 
 
+def _overview(session: SessionDep, settings: SettingsDep) -> Overview:
+    probe_health.sweep_quietly(session, settings)
+    o = queries.overview(session)
+    o.probe_alerts = probe_health.alerts(session, open_only=True)
+    return o
+
+
 @router.get("/", include_in_schema=False)
-def overview_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    return render(request, "overview.html", {"o": queries.overview(session), "user": user})
+def overview_page(
+    request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> Response:
+    return render(request, "overview.html", {"o": _overview(session, settings), "user": user})
 
 
 @router.get("/api/overview")
-def overview_api(session: SessionDep) -> Overview:
-    """Counts by vendor, OEM and type, open findings by severity, latest scans."""
-    return queries.overview(session)
+def overview_api(session: SessionDep, settings: SettingsDep) -> Overview:
+    """Counts by vendor, OEM and type, open findings by severity, latest scans, and open
+    probe alerts (probes gone silent)."""
+    return _overview(session, settings)
 
 
 class DeviceFilters:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
+from web import probe_health
 from web.deps import (
     MaybeUser,
     NotAuthenticated,
@@ -60,8 +61,9 @@ def _line(name: str, value: float, **labels: Any) -> str:
 
 
 @router.get("/metrics", dependencies=[Depends(metrics_auth)], response_class=PlainTextResponse)
-def metrics(session: SessionDep) -> PlainTextResponse:
-    """Prometheus text format: devices per site, findings by severity and status, scans."""
+def metrics(session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
+    """Prometheus text format: devices per site, findings by severity and status, scans,
+    and per-probe health (silent, last contact, outbox depth, quarantined files)."""
     out = ["# HELP camaudit_devices Devices known, per site.", "# TYPE camaudit_devices gauge"]
     for site, n in session.exec(
         select(Site.name, func.count(col(Device.id)))
@@ -104,7 +106,32 @@ def metrics(session: SessionDep) -> PlainTextResponse:
         select(Probe.revoked, func.count()).group_by(col(Probe.revoked))
     ).all():
         out.append(_line("camaudit_probes", n, state="revoked" if revoked else "active"))
+    out += _probe_health_lines(session, settings)
     return PlainTextResponse("\n".join(out) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _probe_health_lines(session: SessionDep, settings: SettingsDep) -> list[str]:
+    probe_health.sweep_quietly(session, settings)
+    rows = [p for p in probe_health.probe_health(session, settings) if not p.revoked]
+    gauges = [
+        ("camaudit_probe_silent",
+         "1 when an active probe has not called in for longer than CAMAUDIT_PROBE_SILENT_AFTER_S.",
+         lambda p: 1 if p.state == "silent" else 0),
+        ("camaudit_probe_last_contact_timestamp_seconds",
+         "Last request from the probe (0: never).", lambda p: p.last_contact or 0),
+        ("camaudit_probe_outbox_depth", "Results waiting in the probe's outbox, as it last said.",
+         lambda p: p.outbox_depth),
+        ("camaudit_probe_quarantined", "Outbox files the probe set aside (corrupt or refused).",
+         lambda p: p.quarantined),
+    ]  # fmt: skip
+    out: list[str] = []
+    for name, help_text, value in gauges:
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        for p in rows:
+            v = value(p)
+            if v is not None:  # a value the probe never reported is absent, not 0
+                out.append(_line(name, v, probe=p.name, site=p.site))
+    return out
 
 
 @router.get("/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])

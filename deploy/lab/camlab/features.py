@@ -112,7 +112,9 @@ def has(dev: LabDevice, feature: str) -> bool:
         "rtsp_open": lambda: (dev.rtsp or {}).get("auth") == "none",
     }
     if feature in _PORTS:
-        return any(vp["port"] == _PORTS[feature] and vp["proto"] == "tcp" for vp in dev.vendor_ports)
+        return any(
+            vp["port"] == _PORTS[feature] and vp["proto"] == "tcp" for vp in dev.vendor_ports
+        )
     return checks[feature]()
 
 

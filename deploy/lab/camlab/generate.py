@@ -171,6 +171,10 @@ class _Generator:
             username=str(d.get("username", "admin")),
             password=str(d.get("default_password", "")) if default_pw else LAB_PASSWORD,
             default_password=default_pw,
+            advisories=[
+                {"id": a["id"], "kev": a["kev"]} for a in d.get("advisory", [])
+                if firmware in a["firmware"] and model in a.get("models", [model])
+            ],
         )  # fmt: skip
         if sections["rtsp"]:
             dev.rtsp = {"port": 554, "auth": "none", "codec": "h264", **sections["rtsp"]}

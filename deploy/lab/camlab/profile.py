@@ -207,6 +207,16 @@ def _validate(d: dict[str, Any]) -> None:
             raise _Invalid(f"unknown feature {name!r}; known: {', '.join(sorted(FEATURE_NAMES))}")
         else:
             _share(value, f"features.{name}")
+    for i, adv in enumerate(_need(d, "advisory", list, "") if "advisory" in d else []):
+        if not isinstance(adv, dict):
+            raise _Invalid(f"advisory[{i}] must be a table")
+        _need(adv, "id", str, f"advisory[{i}].")
+        _need(adv, "kev", bool, f"advisory[{i}].")
+        _str_list(adv, "firmware", f"advisory[{i}].")
+        _str_list(adv, "models", f"advisory[{i}].", required=False)
+        unknown = sorted(set(adv["firmware"]) - set(d["firmware"]))
+        if unknown:
+            raise _Invalid(f"advisory[{i}].firmware names firmware not in this profile: {unknown}")
     for name, chance in (d.get("quirks") or {}).items():
         if name not in QUIRKS:
             raise _Invalid(f"unknown quirk {name!r}; known: {', '.join(QUIRKS)}")

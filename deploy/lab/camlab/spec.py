@@ -141,6 +141,9 @@ class LabDevice:
     username: str = "admin"
     password: str = ""
     default_password: bool = False  # left on the vendor's default (the operator can't log in)
+    # published advisories this model + firmware is affected by, per the profile's
+    # [[advisory]] entries: [{"id": "CVE-...", "kev": bool}]
+    advisories: list[dict[str, Any]] = field(default_factory=list)
     # camlab.services.hostile behaviours; a hostile device serves only those (robustness)
     hostile: list[str] = field(default_factory=list)
 
@@ -171,6 +174,10 @@ class LabDevice:
         d["services"] = self.services()
         d["routed"] = self.routed
         d["onvif_enabled"] = self.onvif is not None
+        from .expect import expected_rules, expected_rules_optin  # expect reads LabDevice
+
+        d["expected_rules"] = expected_rules(self)
+        d["expected_rules_optin"] = expected_rules_optin(self)
         return d
 
     @classmethod

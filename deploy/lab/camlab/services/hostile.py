@@ -17,7 +17,7 @@ behaviour                where     what the device does
 ``http_endless_body``    tcp 80    200 with ``Content-Length`` 1 GiB, then streams it
 ``http_slow_drip``       tcp 80    the answer at one byte per second
 ``http_endless_headers`` tcp 80    a status line, then header lines forever (1 GiB cap)
-``http_redirect_loop``   tcp 80    302 to the next path of an endless chain, forever
+``http_redirect_loop``   tcp 80    302 from / to /loop and from /loop back to /
 ``tls_stall``            tcp 443   accepts, reads the ClientHello, never answers
 ``rtsp_garbage``         tcp 554   random bytes (no line ends) to any request
 ``rtsp_endless_headers`` tcp 554   an RTSP status line, then header lines forever
@@ -40,7 +40,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from .common import MAX_HEADER_BYTES, DeviceContext
 
@@ -257,12 +257,9 @@ class HostileDevice:
                 writer, lambda i: "".join(f"X-Pad-{i}-{j}: {pad}\r\n" for j in range(256)).encode()
             )
         elif behaviour == "http_redirect_loop":
-            # Every answer sends the client one step further along an endless chain, on
-            # keep-alive or on a new connection; absolute and relative forms alternate.
-            step = int(path.rsplit("/", 1)[-1]) if path.rsplit("/", 1)[-1].isdigit() else 0
-            nxt = f"/loop/{step + 1}"
-            if step % 2:
-                nxt = f"http://{self.ctx.ip}:{HTTP_PORT}{nxt}"
+            # "/" sends the client to "/loop", "/loop" sends it back to "/" (absolute
+            # form): round in circles, on one connection or many, for ever.
+            nxt = "/loop" if path == "/" else f"http://{self.ctx.ip}:{HTTP_PORT}/"
             await self._send(
                 writer,
                 f"HTTP/1.1 302 Found\r\nLocation: {nxt}\r\nContent-Length: 0\r\n\r\n".encode(),
@@ -344,8 +341,7 @@ class HostileWsd(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if len(data) > MAX_HEADER_BYTES or self.transport is None:

@@ -274,7 +274,7 @@ def _config(tag: str, name: str, kind: str) -> str:
     qname = kind if ":" in kind else f"vnd:{kind}"
     return (
         f'<tt:{tag} Name="{_e(name)}" Type="{_e(qname)}"><tt:Parameters>'
-        '<tt:SimpleItem Name="Sensitivity" Value="50"/></tt:Parameters></tt:{tag}>'
+        f'<tt:SimpleItem Name="Sensitivity" Value="50"/></tt:Parameters></tt:{tag}>'
     )
 
 
