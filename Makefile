@@ -2,6 +2,7 @@
 #   make demo   simulated lab + full audit + dashboard, prints the URL
 #   make test   the whole test suite (lint, types, unit, probes, web, lab end-to-end)
 #   make bench  benchmarks against nmap / arp-scan / tshark (writes docs/benchmarks.md figures)
+#   make fuzz   the fuzz suite with 50x the examples, plus atheris on the byte parsers (docs/reliability.md)
 
 SHELL := /bin/bash
 # GStreamer's RTSP server comes from Debian (python3-gi); the venv sees it through
@@ -25,7 +26,7 @@ CAMERAS ?= 24
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: all deps test-deps demo test lint typecheck unit bench lab-up lab-down clean
+.PHONY: all deps test-deps demo test lint typecheck unit bench fuzz lab-up lab-down clean
 
 all: test
 
@@ -73,6 +74,18 @@ bench: deps
 	@if ! dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null; fi
 	@$(PY) -m pytest -W error -q -s tests/bench -p no:cacheprovider -o testpaths=tests/bench -o "norecursedirs=.* *.egg"
+
+# FUZZ_SECONDS bounds each atheris target (atheris is optional: skipped if it will not install).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@HYPOTHESIS_PROFILE=long $(PY) -m pytest -W error -q tests/fuzz -p no:cacheprovider
+	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install -q atheris || \
+		echo ">> atheris did not install: hypothesis only"
+	@if $(PY) -c "import atheris" 2>/dev/null; then \
+		for t in x509 wsdiscovery rtsp http vendor_port sdp; do \
+			$(PY) tests/fuzz/atheris_targets.py $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+				|| exit 1; \
+		done; fi
 
 lab-up: deps
 	@$(VENV)/bin/camaudit lab up --cameras $(CAMERAS)

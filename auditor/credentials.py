@@ -94,7 +94,10 @@ def load_credentials(path: str | Path) -> CredentialSet:
         if not isinstance(pw, str):
             raise ConfigError(f"{where}: 'password' must be a string")
         nets: list[ipaddress.IPv4Network] = []
-        for t in e.get("targets", []):
+        targets = e.get("targets", [])
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ConfigError(f"{where}: 'targets' must be a list of networks as strings")
+        for t in targets:
             try:
                 nets.append(ipaddress.IPv4Network(str(t), strict=False))
             except ValueError as exc:

@@ -118,8 +118,13 @@ class OuiTable:
     @classmethod
     def from_csv(cls, text: str, source: str = "<text>") -> OuiTable:
         """Parse the CSV written by :func:`build_oui_csv`; raise ConfigError on a bad row."""
+        return cls.from_lines(text.splitlines(), source)
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str], source: str = "<text>") -> OuiTable:
+        """:meth:`from_csv` over lines (a file object streams: no copy of the whole text)."""
         table = cls()
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(lines)
         for lineno, row in enumerate(reader, start=2):
             try:
                 prefix = row["prefix"].strip().upper()
@@ -221,7 +226,7 @@ def load_oui(path: Path | None = None) -> OuiTable:
     """
     target = path or DATA_FILE
     try:
-        text = target.read_text(encoding="utf-8")
+        with target.open(encoding="utf-8", newline="") as fh:
+            return OuiTable.from_lines(fh, source=str(target))
     except OSError as exc:
         raise ConfigError(f"{target}: cannot read OUI table: {exc}") from exc
-    return OuiTable.from_csv(text, source=str(target))

@@ -47,9 +47,9 @@ class ScanOptions:
     ports: Sequence[int] = portscan.DEFAULT_PORTS
     timeout: float = 2.5  # per identification step (one HTTP fetch, one RTSP exchange, ...)
     connect_timeout: float = 1.0  # per TCP connect in the port scan
-    discovery_timeout: float = 2.0  # ARP and WS-Discovery listening time
+    discovery_timeout: float = 3.0  # WS-Discovery listening time (hosts that answer go on)
     concurrency: int = 1024  # connects in flight
-    identify_concurrency: int = 128  # identification jobs in flight
+    identify_concurrency: int = 512  # identification jobs in flight
     deadline: float | None = None  # whole-scan limit; unfinished jobs become errors
     arp: bool = True
     ping: bool = True  # host discovery first; False scans every target's ports (nmap -Pn)
@@ -184,10 +184,15 @@ def _identify_jobs(
         # row). When the common RTSP paths found no stream, RTSP is asked again with
         # the paths the camera itself advertised through ONVIF GetStreamUri.
         async def onvif_all() -> list[Observation]:
-            got: list[Observation] = []
-            for job, (oport, _x) in zip(onvif_jobs, targets, strict=True):
-                got += await _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
-            return got
+            # Several endpoints (advertised XAddrs, or web ports guessed when the host
+            # sent no WS-Discovery reply) are asked at once, not one after another.
+            runs = await asyncio.gather(
+                *(
+                    _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
+                    for job, (oport, _x) in zip(onvif_jobs, targets, strict=True)
+                )
+            )
+            return [o for got in runs for o in got]
 
         async def rtsp_all() -> list[Observation]:
             got: list[Observation] = []
@@ -268,6 +273,7 @@ async def run_scan(
     connect_sem = asyncio.Semaphore(portscan.max_concurrency(opts.concurrency))
     ident_sem = asyncio.Semaphore(max(1, opts.identify_concurrency))
     wsd_done = asyncio.Event()
+    wsd_reply: dict[str, asyncio.Event] = {}
     xaddrs: dict[str, list[str]] = {}
     pipelines: dict[str, asyncio.Task[None]] = {}
     finished: set[str] = set()
@@ -287,7 +293,11 @@ async def run_scan(
             if limit <= 0:
                 res = [Observation(probe, ip, port=port, error="scan deadline reached")]
             else:
+                t0 = loop.time()
                 res = await _guard(make(), probe, ip, port, limit)
+                took = loop.time() - t0
+                if took > 2 * opts.timeout:
+                    log.info("slow device: %s %s:%s took %.1fs", probe, ip, port, took)
         icount.tick()
         return res
 
@@ -298,7 +308,13 @@ async def run_scan(
         )
         pcount.tick()
         obs.extend(portscan.to_observations([res], len(opts.ports)))
-        await wsd_done.wait()
+        # ONVIF is steered by WS-Discovery's XAddrs: go as soon as this host answered,
+        # or once the listening window has closed without an answer from it.
+        replied = wsd_reply.setdefault(ip, asyncio.Event())
+        waits = [asyncio.create_task(replied.wait()), asyncio.create_task(wsd_done.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
         jobs = _identify_jobs(ip, res.open, xaddrs.get(ip, []), opts, host_set)
         icount.grow(len(jobs))
         for got in await asyncio.gather(*(run_job(ip, *j) for j in jobs)):
@@ -311,6 +327,12 @@ async def run_scan(
 
     async def do_wsd() -> None:
         mifaces = [i for i in facing if i.can_multicast] if opts.multicast else []
+
+        def matched(o: Observation) -> None:
+            xaddrs.setdefault(o.ip, []).extend(o.data.get("xaddrs") or [])
+            wsd_reply.setdefault(o.ip, asyncio.Event()).set()
+            alive(o.ip)
+
         try:
             found = await wsdiscovery.discover(
                 host_list,
@@ -318,11 +340,11 @@ async def run_scan(
                 multicast_ifaces=mifaces,
                 timeout=opts.discovery_timeout,
                 port=opts.wsd_port,
+                on_match=matched,
             )
             obs.extend(found)
             for o in found:
                 if o.error is None:
-                    xaddrs.setdefault(o.ip, []).extend(o.data.get("xaddrs") or [])
                     alive(o.ip)
         finally:
             wsd_done.set()

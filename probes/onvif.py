@@ -282,8 +282,8 @@ class _OnvifProbe:
             "hardware_id": _s(info.get("HardwareId")),
         }
 
-    async def identity(self) -> None:
-        info = await self.call("GetDeviceInformation")
+    async def identity(self, escalate: bool = True) -> None:
+        info = await self.call("GetDeviceInformation", escalate=escalate)
         if info is not None:
             if self.data["auth"] is None:
                 self.data["auth"] = "none"
@@ -489,8 +489,18 @@ class _OnvifProbe:
 
     async def run(self) -> None:
         self.anon = await onvif_soap.device_clients(self.timeout, None, None)
-        await self.clock()
-        await self.identity()
+        # The clock and an anonymous GetDeviceInformation need nothing from each other:
+        # one round trip for both. A login needs the clock (digests carry its time), so
+        # it waits for it and happens only when the anonymous call was refused.
+        await asyncio.gather(self.clock(), self.identity(escalate=False))
+        if self.data["calls"].get("GetDeviceInformation") == "auth":
+            if self.creds and not self.login_tried:
+                outcome, info = await self.login("devicemgmt", "GetDeviceInformation", {})
+                self.data["calls"]["GetDeviceInformation"] = outcome
+                if outcome == "ok" and info is not None and self.data["device_info"] is None:
+                    self._device_info(info)
+            elif self.data["auth"] in (None, "none"):
+                self.data["auth"] = "required"
         if self.data["calls"].get("GetDeviceInformation") not in ("ok", "auth"):
             return  # neither an answer nor a refusal: not a working ONVIF endpoint
         # Independent calls at once: a slow camera then costs one round trip per stage

@@ -35,6 +35,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -63,6 +64,13 @@ def with_credentials(url: str, user_pass: tuple[str, str] | None) -> str:
     user, password = (quote(v, safe="") for v in user_pass)
     netloc = f"{user}:{password}@{parts.netloc.rpartition('@')[2]}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+#: Frames decoded at once (see decode_one_frame).
+MAX_CONCURRENT_DECODES = 2
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _decode_sync(url: str, timeout_s: float) -> FrameResult:
@@ -103,8 +111,18 @@ async def decode_one_frame(
 ) -> FrameResult:
     """Decode one frame in a worker thread; never raises, at most ``timeout`` seconds."""
     full = with_credentials(url, user_pass)
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:  # one per event loop: a semaphore is bound to the loop it ran on
+        slots = _slots[loop] = asyncio.Semaphore(MAX_CONCURRENT_DECODES)
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_decode_sync, full, timeout), timeout + 1)
+        # Decoding is CPU-bound and each decoder holds its own buffers: a couple at a time
+        # keep a Pi's memory flat and lose nothing on two cores. The timeout starts once
+        # a slot is ours.
+        async with slots:
+            return await asyncio.wait_for(
+                asyncio.to_thread(_decode_sync, full, timeout), timeout + 1
+            )
     except TimeoutError:
         return FrameResult(False, error=f"frame decode timeout after {timeout}s")
     except (ImportError, RuntimeError) as exc:  # cv2 missing/broken: no evidence, no crash

@@ -24,7 +24,7 @@ import ipaddress
 import logging
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XmlParseError
@@ -188,6 +188,7 @@ async def discover(
     rounds: int = 2,
     port: int = WSD_PORT,
     bind: str = "0.0.0.0",
+    on_match: Callable[[Observation], None] | None = None,
 ) -> list[Observation]:
     """Probe the user's ``hosts`` (unicast) and, on each of ``multicast_ifaces``, the
     multicast group; collect ProbeMatches until ``timeout`` seconds have passed.
@@ -195,7 +196,8 @@ async def discover(
     Returns one ``wsdiscovery`` observation per endpoint (plus one with ``error`` per
     host whose reply could not be parsed). Raises :class:`auditor.errors.TargetError` if a
     multicast interface does not face the targets. Replies from hosts the user did not
-    name are dropped.
+    name are dropped. ``on_match`` is called with each new endpoint's observation as it
+    arrives, so a caller can start on a host before the listening window closes.
     """
     host_list = list(dict.fromkeys(hosts))
     nets = list(networks)
@@ -287,6 +289,8 @@ async def discover(
                     "relates_to_known": info is not None,
                 },
             )
+            if on_match is not None:
+                on_match(by_endpoint[key])
 
     try:
         n_rounds = max(1, rounds)

@@ -85,6 +85,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return render(request, "error.html", {"status": 422, "detail": detail, "user": None}, 422)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # An id beyond the database's 64-bit integers (found by schemathesis): nothing
+        # can have it, so it is "not found", not a server error.
+        return await _http_error(request, HTTPException(404, "not found"))
+
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:
         log.error("storage error on %s: %s", request.url.path, exc)

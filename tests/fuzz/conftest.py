@@ -25,5 +25,6 @@ import fuzzset  # noqa: E402  (needs the path above)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if fuzzset.RAN:
         total = sum(fuzzset.RAN.values())
-        figures = {"profile": fuzzset.PROFILE, "total": total, "per_target": dict(fuzzset.RAN)}
+        figures = {"profile": fuzzset.PROFILE, "total": total, "per_target": dict(fuzzset.RAN),
+                   **fuzzset.NOTES}  # fmt: skip
         terminalreporter.write_line(f"FIGURES fuzz {json.dumps(figures, sort_keys=True)}")

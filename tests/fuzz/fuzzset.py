@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 SCALE = {"long": 50}.get(PROFILE, 1)
 RAN: Counter[str] = Counter()  # target -> examples actually run this session
+NOTES: dict[str, Any] = {}  # other figures for the summary line
 
 settings.register_profile("long", deadline=None, print_blob=True)
 if PROFILE == "long":

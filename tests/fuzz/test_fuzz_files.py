@@ -153,3 +153,11 @@ def test_arbitrary_text_fails_only_with_their_error(name: str) -> None:
         _check(name, text)
 
     run()
+
+
+@pytest.mark.parametrize("targets", ["0", '"198.18.0.0/24"', "[1, 2]", "{ a = 1 }"])
+def test_credentials_targets_must_be_a_list_of_strings(targets: str) -> None:
+    # found by the fuzzer: `targets = 0` raised TypeError instead of a ConfigError
+    text = f'[[credential]]\nusername = "admin"\npassword = "pw"\ntargets = {targets}\n'
+    with pytest.raises(ConfigError, match="'targets' must be a list"):
+        _credentials(text)
