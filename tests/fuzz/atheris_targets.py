@@ -9,8 +9,11 @@ caused it (turn it into a regression test in tests/fuzz/). Not collected by pyte
 
 from __future__ import annotations
 
+import ssl
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import atheris
 
@@ -54,10 +57,27 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 }  # fmt: skip
 
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SEEDS = {"x509": "tls/*.pem", "wsdiscovery": "wsdiscovery/*", "rtsp": "rtsp/*.txt",
+         "http": "http/*.txt", "vendor_port": "vendor_port/*", "sdp": "rtsp/*.json"}  # fmt: skip
+
+
+def _corpus(name: str) -> str:
+    """A temp corpus seeded from the recorded device replies (libFuzzer adds to it)."""
+    corpus = Path(tempfile.mkdtemp(prefix=f"camaudit-atheris-{name}-"))
+    for i, path in enumerate(sorted(FIXTURES.glob(SEEDS[name]))):
+        raw = path.read_bytes()
+        if path.suffix == ".pem":
+            raw = ssl.PEM_cert_to_DER_cert(raw.decode("ascii"))
+        (corpus / f"seed-{i}").write_bytes(raw)
+    return str(corpus)
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
         sys.exit(f"usage: {sys.argv[0]} {{{','.join(TARGETS)}}} [libFuzzer options]")
     target = TARGETS[sys.argv[1]]
+    corpus = _corpus(sys.argv[1])
 
     def one(data: bytes) -> None:
         try:
@@ -65,7 +85,7 @@ def main() -> None:
         except ParseError:
             pass  # the documented refusal
 
-    atheris.Setup([sys.argv[0], *sys.argv[2:]], one)
+    atheris.Setup([sys.argv[0], *sys.argv[2:], corpus], one)
     atheris.Fuzz()
 
 
