@@ -144,3 +144,38 @@ def data_check(
             f"{len(pol.accepted_risks)} accepted risks, {len(pol.severity_overrides)} "
             "severity overrides OK"
         )
+
+
+@data_app.command(
+    "update-oui",
+    help=(
+        "Rebuild the MAC vendor table (IEEE /24, /28 and /36 assignments) from a Wireshark "
+        "'manuf' file, or from the copy scapy ships when --from is not given.\n\n"
+        "  camaudit data update-oui --from /usr/share/wireshark/manuf"
+    ),
+)
+def data_update_oui(
+    source: Path | None = typer.Option(None, "--from", help="A Wireshark-format manuf file."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write the table (default: the one camaudit reads)."
+    ),
+) -> None:
+    from auditor.errors import ConfigError
+    from auditor.oui import write_oui_csv
+
+    if source is not None:
+        try:
+            text = source.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+        origin = str(source)
+    else:
+        # scapy (a dependency) ships Wireshark's manuf data as a string
+        from scapy.libs.manuf import DATA
+
+        text, origin = DATA, "scapy's bundled Wireshark manuf data"
+    try:
+        n = write_oui_csv(text, out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the OUI table: {exc}") from exc
+    typer.echo(f"OUI table: {n} assignments from {origin}")
