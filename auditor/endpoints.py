@@ -143,7 +143,7 @@ def _entry(raw: dict[str, Any], where: str) -> Endpoint:
             examples=tuple(str(x) for x in raw.get("examples", [])),
             reference=str(raw.get("reference", "")),
         )
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # wrong shapes/types
         raise ConfigError(f"{where}: {exc}") from exc
 
 

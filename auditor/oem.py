@@ -153,7 +153,7 @@ def parse_oem(text: str, source: str = "oem.toml") -> OemDB:
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table")
         oem = entry.get("oem")
-        if oem not in makers:
+        if not isinstance(oem, str) or oem not in makers:  # a list is unhashable
             raise ConfigError(f"{where}: oem {oem!r} is not a [maker.*] in this file")
         certainty = entry.get("certainty", "all")
         if certainty not in ("all", "some"):

@@ -278,14 +278,15 @@ def assess(
     upnp: list[tuple[str, dict[str, Any]]] = []
     for obs in flow_observations(dev):
         origin = obs.data.get("source") or "flows"
-        for f in obs.data.get("flows") or []:
-            if not isinstance(f, dict):
-                continue
+        for f in _rows(obs.data.get("flows")):
             peer = str(f.get("peer", ""))
             proto = str(f.get("proto", ""))
             port = f.get("peer_port") if f.get("direction") == "out" else f.get("local_port")
             port = port if isinstance(port, int) else 0
-            names = [str(n) for n in f.get("names") or [] if isinstance(n, str)]
+            raw_names = f.get("names")
+            names = (
+                [n for n in raw_names if isinstance(n, str)] if isinstance(raw_names, list) else []
+            )
             for extra in (f.get("sni"), f.get("http_host")):
                 if isinstance(extra, str) and extra and extra not in names:
                     names.insert(0, extra)
@@ -311,9 +312,16 @@ def assess(
                     matches=matches,
                 )
             )
-        dns += [(str(origin), q) for q in obs.data.get("dns_queries") or [] if isinstance(q, dict)]
-        upnp += [(str(origin), e) for e in obs.data.get("upnp") or [] if isinstance(e, dict)]
+        # lists in well-formed data; anything else (a stored or ingested oddity) is no rows
+        queries, events = obs.data.get("dns_queries"), obs.data.get("upnp")
+        dns += [(str(origin), q) for q in _rows(queries)]
+        upnp += [(str(origin), e) for e in _rows(events)]
     return DeviceTraffic(flows=views, dns=dns, upnp=upnp, policy=policy)
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    """The dicts of a list-valued observation field; [] for anything that is not a list."""
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 # --- learned baseline (MUD-like) -------------------------------------------------------

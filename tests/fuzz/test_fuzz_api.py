@@ -14,21 +14,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fuzzset
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-import fuzzset
 from fuzzset import fuzz, ran
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.core.failures import FailureGroup
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
 )
+from schemathesis.core.failures import FailureGroup
 from sqlmodel import Session
 
 from auditor.model import Device, Evidence, Finding, Observation, ScanResult, Service, Severity
@@ -162,8 +162,9 @@ def test_operation_never_fails_and_matches_its_schema(api: Api, label: str) -> N
     assert seen <= allowed, (label, seen - allowed)
 
 
-
-@pytest.mark.parametrize("path", ["/api/devices/9223372036854775808", "/api/scans/99999999999999999999"])
+@pytest.mark.parametrize(
+    "path", ["/api/devices/9223372036854775808", "/api/scans/99999999999999999999"]
+)
 def test_ids_beyond_64_bits_are_not_found(api: Api, path: str) -> None:
     # found by schemathesis: SQLite raised OverflowError, the dashboard answered 500
     r = api.admin.get(path)

@@ -161,3 +161,20 @@ def test_credentials_targets_must_be_a_list_of_strings(targets: str) -> None:
     text = f'[[credential]]\nusername = "admin"\npassword = "pw"\ntargets = {targets}\n'
     with pytest.raises(ConfigError, match="'targets' must be a list"):
         _credentials(text)
+
+
+def test_unhashable_values_are_config_errors() -> None:
+    # found by `make fuzz`: a list where a name was expected raised TypeError
+    with pytest.raises(ConfigError, match="is not a"):
+        oem.parse_oem('[maker.Dahua]\ncountry = "CN"\n[brand.Amcrest]\noem = ["Dahua"]\n')
+    text = TARGETS["lab_profile"][0].replace('auth = "digest"', 'auth = ["digest"]', 1)
+    assert text != TARGETS["lab_profile"][0]
+    with pytest.raises(LabError, match="auth must be one of"):
+        _profile(text)
+
+
+def test_endpoint_payload_of_the_wrong_shape_is_a_config_error() -> None:
+    # found by `make fuzz`: `payload = ["f1"]` raised AttributeError
+    text = '[[endpoint]]\nid = "x"\ncategory = "p2p"\npayload = ["f1000000"]\n'
+    with pytest.raises(ConfigError):
+        endpoints.parse_catalog(text)

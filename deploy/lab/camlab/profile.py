@@ -159,7 +159,7 @@ def _validate(d: dict[str, Any]) -> None:
                 raise _Invalid(f"mac.ouis entry {oui!r} is not an upper-case XX:XX:XX OUI")
     http = _need(d, "http", dict, "")
     _need(http, "port", int, "http.")
-    if http.get("auth", "none") not in AUTH_SCHEMES:
+    if str(http.get("auth", "none")) not in AUTH_SCHEMES:  # str: a list is unhashable
         raise _Invalid(f"http.auth must be one of {sorted(AUTH_SCHEMES)}")
     for i, page in enumerate(_need(http, "pages", list, "http.") if "pages" in http else []):
         if not isinstance(page, dict):
@@ -169,14 +169,14 @@ def _validate(d: dict[str, Any]) -> None:
     if "rtsp" in d:
         rtsp = _need(d, "rtsp", dict, "")
         _str_list(rtsp, "paths", "rtsp.")
-        if rtsp.get("auth", "none") not in AUTH_SCHEMES:
+        if str(rtsp.get("auth", "none")) not in AUTH_SCHEMES:
             raise _Invalid(f"rtsp.auth must be one of {sorted(AUTH_SCHEMES)}")
         if rtsp.get("codec", "h264") not in ("h264", "mjpeg"):
             raise _Invalid("rtsp.codec must be h264 or mjpeg")
     if "onvif" in d:
         onvif = _need(d, "onvif", dict, "")
         _need(onvif, "manufacturer", str, "onvif.")
-        if onvif.get("auth", "required") not in ONVIF_AUTH:
+        if str(onvif.get("auth", "required")) not in ONVIF_AUTH:
             raise _Invalid(f"onvif.auth must be one of {sorted(ONVIF_AUTH)}")
         if "onvif" in d and "rtsp" not in d:
             raise _Invalid("an [onvif] section needs an [rtsp] section for its stream URIs")

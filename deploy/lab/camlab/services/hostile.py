@@ -355,4 +355,3 @@ class HostileWsd(asyncio.DatagramProtocol):
                 log.debug("%s: wsd send: %s", self.device.ctx.device.name, exc)
                 return
             self.device.stats["datagrams_sent"] += 1
-
