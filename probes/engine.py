@@ -49,7 +49,7 @@ class ScanOptions:
     connect_timeout: float = 1.0  # per TCP connect in the port scan
     discovery_timeout: float = 3.0  # WS-Discovery listening time (hosts that answer go on)
     concurrency: int = 1024  # connects in flight
-    identify_concurrency: int = 512  # identification jobs in flight
+    identify_concurrency: int = 256  # identification jobs in flight
     deadline: float | None = None  # whole-scan limit; unfinished jobs become errors
     arp: bool = True
     ping: bool = True  # host discovery first; False scans every target's ports (nmap -Pn)

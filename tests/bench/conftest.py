@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,31 +17,38 @@ CAMERAS = int(os.environ.get("BENCH_CAMERAS", "250"))
 
 
 def timed(cmd: list[str], timeout: float = 1800) -> dict[str, Any]:
-    """Run ``cmd``; return wall time, exit code, peak RSS (MiB) of the child, output."""
+    """Run ``cmd``; return wall time, exit code, the child's own peak RSS (MiB), output.
+
+    The peak comes from GNU time (``%M``) for this one child: ``RUSAGE_CHILDREN`` would be
+    the largest of every child so far (tshark's, say), not this command's.
+    """
+    marker = "__CAMAUDIT_BENCH_MAXRSS_KB="
+    full = ["/usr/bin/time", "-f", marker + "%M", *cmd] if os.path.exists("/usr/bin/time") else cmd
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    # ru_maxrss of all waited children so far is a max, so it is exact for the largest
-    # child; each benchmark runs its big child first or reads /proc itself when it matters.
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {
-        "cmd": " ".join(cmd),
-        "wall_s": round(wall, 3),
-        "rc": proc.returncode,
-        "peak_rss_children_mib": round(rss, 1),
-        "stdout": out,
-        "stderr": err[-2000:],
-    }
+    rss = None
+    lines = err.splitlines()
+    if lines and lines[-1].startswith(marker):
+        rss = round(int(lines[-1][len(marker) :]) / 1024, 1)
+        err = "\n".join(lines[:-1])
+    return {"cmd": " ".join(cmd), "wall_s": round(wall, 3), "rc": proc.returncode,
+            "peak_rss_mib": rss, "stdout": out, "stderr": err[-2000:]}  # fmt: skip
 
 
 def record(name: str, data: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
-    data = {k: v for k, v in data.items() if k not in ("stdout",)}
+    # the tools' own output stays out of the results file (it can be megabytes)
+    data = {
+        k: ({kk: vv for kk, vv in v.items() if kk != "stdout"} if isinstance(v, dict) else v)
+        for k, v in data.items()
+        if k != "stdout"
+    }
     data["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
     print(f"\n== {name} ==\n" + json.dumps(data, indent=2))

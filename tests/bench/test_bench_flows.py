@@ -185,7 +185,7 @@ def test_bench_flows_vs_tshark(bench: Any, camera_pcap: tuple[Path, float]) -> N
         assert ts["rc"] == 0, ts["stderr"]
         result["tshark_s"] = ts["wall_s"]
         result["tshark_pkt_s"] = round(PACKETS / ts["wall_s"])
-        result["tshark_peak_rss_mib"] = ts["peak_rss_children_mib"]
+        result["tshark_peak_rss_mib"] = ts["peak_rss_mib"]
     gc.collect()
     rss0 = _rss_mib()
     anon0 = _status_mib("RssAnon")
