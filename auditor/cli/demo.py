@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,11 @@ def run_demo(cameras: int, seed: int, host: str, port: int, out_dir: Path, serve
     from web.settings import Settings
 
     con = Console(stderr=True)
+
+    def _stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the lab is removed
+
+    signal.signal(signal.SIGTERM, _stop)
     if os.geteuid() != 0:
         con.print(
             "[red]error:[/] the demo builds a simulated network with namespaces: run it as root"
