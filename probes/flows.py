@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditor.model import Observation
+from auditor.traffic import DEFAULT_LOCAL
 from probes.flowpayload import http_host, parse_dns, soap_add_port_mapping, ssdp, tls_sni
 from probes.pcapio import CaptureReader, ReadStats
 
@@ -38,15 +39,8 @@ MAX_NAMED_IPS = 200_000
 MAX_DNS_QUERIES = 100_000
 MAX_UPNP_EVENTS = 10_000
 
-DEFAULT_LOCAL_NETWORKS = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-)
+# the site's own address space unless told otherwise: one list, kept in auditor
+DEFAULT_LOCAL_NETWORKS = DEFAULT_LOCAL
 PROTO_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6"}
 
 # rec fields (a list per unidirectional flow)

@@ -55,6 +55,18 @@ def identity_keys(dev: DeviceIn) -> list[str]:
     return core.identity_keys or [f"ip:{dev.ip}"]
 
 
+def finding_content(f: FindingIn) -> dict[str, Any]:
+    """The stored columns of a finding that a later scan may change (ingest, reclassify)."""
+    return {
+        "severity": f.severity,
+        "severity_rank": SEVERITY_RANK[f.severity],
+        "title": f.title,
+        "evidence": [e.model_dump(mode="json") for e in f.evidence],
+        "rationale": f.rationale,
+        "remediation": f.remediation,
+    }
+
+
 def finding_key(rule: str, title: str) -> str:
     return hashlib.sha256(f"{rule}\0{title}".encode()).hexdigest()[:32]
 
@@ -305,14 +317,7 @@ def _store_findings(
         assert g.device_id is not None
         for (rule, key), f in g.findings.items():
             total += 1
-            content = {
-                "severity": f.severity,
-                "severity_rank": SEVERITY_RANK[f.severity],
-                "title": f.title,
-                "evidence": [e.model_dump(mode="json") for e in f.evidence],
-                "rationale": f.rationale,
-                "remediation": f.remediation,
-            }
+            content = finding_content(f)
             hit = existing.get((g.device_id, rule, key))
             if hit is None:
                 inserts.append(

@@ -249,6 +249,18 @@ class Observation(SQLModel, table=True):
     error: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
+    def to_scan_dict(self) -> dict[str, Any]:
+        """The observation as the scan JSON carries it (``auditor.model.Observation``)."""
+        return {
+            "probe": self.probe,
+            "ip": self.ip,
+            "data": self.data,
+            "port": self.port,
+            "mac": self.mac,
+            "at": self.at,
+            "error": self.error,
+        }
+
 
 # --- User and audit log ----------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from auditor.errors import ConfigError, StorageError
 from auditor.model import Observation as CoreObservation
 from auditor.rules import evaluate
 from web.crud import audit
-from web.ingest import CURRENT_FIELDS, finding_key
-from web.models import SEVERITY_RANK, Device, DeviceSighting, Finding, Observation, Scan
+from web.ingest import CURRENT_FIELDS, finding_content, finding_key
+from web.models import Device, DeviceSighting, Finding, Observation, Scan
 from web.schemas import DeviceIn
 
 log = logging.getLogger(__name__)
@@ -64,20 +64,7 @@ def reclassify_scan(session: Session, scan_id: int, actor: str = "cli") -> Recla
     rows = session.exec(select(Observation).where(Observation.scan_id == scan_id)).all()
     if not rows:
         raise ConfigError(f"scan {scan_id} kept no observations; nothing to re-classify")
-    observations = [
-        CoreObservation.from_dict(
-            {
-                "probe": o.probe,
-                "ip": o.ip,
-                "data": o.data,
-                "port": o.port,
-                "mac": o.mac,
-                "at": o.at,
-                "error": o.error,
-            }
-        )
-        for o in rows
-    ]
+    observations = [CoreObservation.from_dict(o.to_scan_dict()) for o in rows]
     devices = classify(observations)
     evaluate(devices)
     sightings = {
@@ -123,14 +110,7 @@ def _update_current(
     }
     wanted = {(f.rule, finding_key(f.rule, f.title)): f for f in new.findings}
     for (rule, key), f in wanted.items():
-        content: dict[str, Any] = {
-            "severity": f.severity,
-            "severity_rank": SEVERITY_RANK[f.severity],
-            "title": f.title,
-            "evidence": [e.model_dump(mode="json") for e in f.evidence],
-            "rationale": f.rationale,
-            "remediation": f.remediation,
-        }
+        content = finding_content(f)
         row = stored.get((rule, key))
         if row is None:
             assert dev.id is not None

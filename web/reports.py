@@ -214,18 +214,7 @@ def scan_export(session: Session, scan_id: int) -> dict[str, Any] | None:
             "stats": scan.stats,
         },
         "devices": [dict(snap) | {"device_id": dev_id} for dev_id, snap in snaps],
-        "observations": [
-            {
-                "probe": o.probe,
-                "ip": o.ip,
-                "data": o.data,
-                "port": o.port,
-                "mac": o.mac,
-                "at": o.at,
-                "error": o.error,
-            }
-            for o in obs
-        ],
+        "observations": [o.to_scan_dict() for o in obs],
         "server": {
             "scan_id": scan.id,
             "site": scan.site,
