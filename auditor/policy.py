@@ -23,6 +23,7 @@ from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.model import Device, Evidence, Severity
+from auditor.uploads import UploadPolicy, parse_upload_keys
 from auditor.versions import Version, parse_version
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -33,6 +34,7 @@ _SECTIONS: dict[str, set[str]] = {
     "network": {
         "allowed_resolvers", "allowed_ntp", "allowed_vms", "allowed_destinations",
         "local_networks", "cameras_isolated",
+        "upload_burst", "upload_window", "quiet_hours", "timezone",
     },
     "approved_radio": {"kind", "mac", "device", "reason"},
     "severity": set(),  # keys are rule ids
@@ -116,6 +118,7 @@ class SitePolicy:
     allowed_destinations: tuple[str, ...] = ()  # addresses, CIDRs or "*.example.org"
     local_networks: tuple[str, ...] = ()  # the site's own space; empty: private ranges
     cameras_isolated: bool = False
+    uploads: UploadPolicy = field(default_factory=UploadPolicy)  # [network] upload_*, quiet_hours
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     accepted_risks: tuple[AcceptedRisk, ...] = ()
 
@@ -129,6 +132,7 @@ class SitePolicy:
             "vms": list(self.allowed_vms),
             "allowed": list(self.allowed_destinations),
             "isolated": self.cameras_isolated,
+            "uploads": self.uploads,
         }
         if self.local_networks:
             kwargs["local_networks"] = list(self.local_networks)
@@ -383,6 +387,10 @@ def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
         raise doc.error(
             doc.key_line("network", "cameras_isolated"), "cameras_isolated must be true or false"
         )
+    try:
+        uploads = parse_upload_keys(net)
+    except ValueError as exc:  # the message starts with the offending key
+        raise doc.error(doc.key_line("network", str(exc).split(":", 1)[0]), str(exc)) from None
     name = site.get("name", "")
     if not isinstance(name, str):
         raise doc.error(doc.key_line("site", "name"), "[site] name must be a string")
@@ -401,6 +409,7 @@ def parse_policy(text: str, source: str = "<policy>") -> SitePolicy:
         allowed_destinations=dests,
         local_networks=nets["local_networks"],
         cameras_isolated=isolated,
+        uploads=uploads,
         severity_overrides=overrides,
         accepted_risks=tuple(risks),
     )

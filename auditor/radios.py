@@ -5,6 +5,8 @@ signals (``1 - prod(1 - w)``) and a transmitter is linked to the best-scoring de
 when the score reaches :data:`LINK_THRESHOLD` and no other device ties with it:
 
 - the device's own ONVIF self-report names the air MAC as a Wi-Fi interface (0.95);
+- the device's vendor API (ISAPI, Dahua CGI; opt-in) lists the air MAC as its Wi-Fi
+  interface (0.95, the same self-report through the vendor's own door);
 - the air MAC is the wired MAC plus or minus 1..3 in the same block (0.85 for 1, 0.8
   for 2..3): many boards number their interfaces consecutively;
 - the same MAC on wire and air (0.6): bridged boards sometimes reuse it;
@@ -31,6 +33,7 @@ from auditor.errors import ConfigError
 from auditor.model import Device, Evidence, Observation, Radio
 from auditor.oem import OemDB, load_oem
 from auditor.oui import normalize_mac
+from auditor.vendor_api import wifi_macs as vendor_wifi_macs
 
 DATA_FILE = Path(__file__).parent / "data" / "radio_ssids.toml"
 LINK_THRESHOLD = 0.6
@@ -186,6 +189,9 @@ def _score(
                 Evidence("onvif", "ONVIF lists this MAC as its 802.11 interface", air.mac),
             )
         )
+    if amac in vendor_wifi_macs(dev.observations):
+        detail = "the vendor API lists this MAC as its Wi-Fi interface"
+        ev.append((W_SELF_REPORT, Evidence("vendor_api", detail, air.mac)))
     wmac = _mac_int(dev.mac)
     if wmac is not None:
         delta = amac - wmac

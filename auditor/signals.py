@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.model import Observation, Radio, Service
+from auditor.vendor_api import vendor_api_radios
 
 # Field values are cut here before matching: probes already cap strings at 512 (bodies
 # at 2048); this keeps a hostile or future probe from feeding megabytes to the regexes.
@@ -201,7 +202,8 @@ def services(observations: list[Observation]) -> list[Service]:
 
 
 def radios(observations: list[Observation]) -> list[Radio]:
-    """Return radios an ONVIF device reported: Wi-Fi/cellular interfaces, Dot11 support."""
+    """Return radios an ONVIF device reported: Wi-Fi/cellular interfaces, Dot11 support,
+    then those only a vendor API (``vendor_api`` observations) listed."""
     out: list[Radio] = []
     seen: set[tuple[str, str | None]] = set()
     for obs in observations:
@@ -226,4 +228,5 @@ def radios(observations: list[Observation]) -> list[Radio]:
         ):
             seen.add(("wifi", None))
             out.append(Radio("wifi", None, "onvif-dot11", "device reports Dot11 capability"))
-    return out
+    # the vendor's own API (opt-in, credentials) lists radios ONVIF may leave out
+    return out + vendor_api_radios(observations, out)

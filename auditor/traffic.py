@@ -33,6 +33,7 @@ from typing import Any
 from auditor.endpoints import Catalog, EndpointMatch, load_catalog
 from auditor.errors import ConfigError
 from auditor.model import Device, Observation
+from auditor.uploads import UploadPolicy
 
 DEFAULT_LOCAL = (
     "10.0.0.0/8",
@@ -66,6 +67,7 @@ class SitePolicy:
     the site's own address space (never "internet"). ``isolated``: the cameras are
     meant to reach nothing outside ``local_networks`` except what is allowed.
     ``baseline``: a learned baseline (see :func:`learn_baseline`) to compare against.
+    ``uploads``: the upload-burst threshold and quiet hours (:mod:`auditor.uploads`).
     """
 
     resolvers: list[str] = field(default_factory=list)
@@ -75,8 +77,12 @@ class SitePolicy:
     local_networks: list[str] = field(default_factory=lambda: list(DEFAULT_LOCAL))
     isolated: bool = False
     baseline: dict[str, list[str]] | None = None
+    # upload-burst threshold and quiet hours (auditor.uploads, auditor/rules/upload.py)
+    uploads: UploadPolicy = field(default_factory=UploadPolicy)
 
     def __post_init__(self) -> None:
+        if isinstance(self.uploads, dict):  # round trip through to_dict()
+            self.uploads = UploadPolicy.from_dict(self.uploads)
         self._resolvers = _nets(self.resolvers, "resolver")
         self._ntp = _nets(self.ntp_servers, "NTP server")
         self._vms = _nets(self.vms, "VMS")

@@ -229,6 +229,10 @@ def _identify_jobs(
             for p in open_ports
             if p in VENDOR_PORTS
         ]
+    # UPnP/SSDP (issue 7): one unicast M-SEARCH to this host, never to the group. It rides
+    # with HTTP and ONVIF identification (the description it names is served over HTTP).
+    if opts.http and opts.onvif and (probe_ssdp := _lazy_probe("ssdp", "probe_ssdp")):
+        jobs.append(("ssdp", 1900, partial(probe_ssdp, ip, timeout=t)))
     return jobs
 
 
@@ -470,6 +474,18 @@ async def run_scan(
             for ip, t in ((h, opts.timeout) for h in hosts_live)
         ]
         for res in await asyncio.gather(*checks):
+            obs.extend(res)
+    if opts.credentials and (ask_api := _lazy_probe("vendor_api", "probe_vendor_api")):
+        # opt-in vendor APIs (ISAPI, Dahua CGI) with the operator's credentials: after
+        # identification, which names the board and the HTTP port to ask
+        ask = partial(ask_api, observations=list(obs), credentials=opts.credentials)
+        hosts_live = sorted(live, key=ipaddress.IPv4Address)
+        icount.grow(len(hosts_live))
+        asks = [
+            run_job(h, "vendor_api", None, partial(ask, h, timeout=opts.timeout))
+            for h in hosts_live
+        ]
+        for res in await asyncio.gather(*asks):
             obs.extend(res)
     return obs
 

@@ -78,6 +78,7 @@ def build_observations(
 ) -> list[Observation]:
     """Return per-device ``flows`` observations and a summary one; see the module doc."""
     from probes.flows import BYTES, FIRST, FLAGS, LAST, MAC, NAME, PKTS, PROTO_NAMES, SIG
+    from probes.flows import minute_bytes as _minute_bytes
 
     addrs = _Addr(_nets(local_networks))
     flows = table.flows
@@ -90,7 +91,10 @@ def build_observations(
         if rec[MAC] is None:
             continue
         macs_of[key[1]][rec[MAC]] += rec[PKTS]
-        if not addrs.get(key[1])[1]:
+        _txt, src_local, src_unicast = addrs.get(key[1])
+        # only a routable foreign source proves a router: a device's own IPv6 duplicate
+        # address detection comes from "::" and its solicitations from fe80::/10
+        if not src_local and src_unicast and not ipaddress.ip_address(key[1]).is_link_local:
             router_macs.add(rec[MAC])
     devices: dict[bytes, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
     done: set[FlowKey] = set()
@@ -146,6 +150,13 @@ def build_observations(
                     "payload_hex_in": None,
                 }
             entry["conversations"] += 1
+            if direction == "out" and out_rec is not None and not entry["peer_local"]:
+                # uploads to the internet, minute by minute (upload bursts, quiet hours)
+                minutes = entry.setdefault("_minutes", defaultdict(int))
+                buckets, loose = _minute_bytes(out_rec)
+                for start, n in buckets:
+                    minutes[start] += n
+                entry["bytes_out_unbucketed"] = entry.get("bytes_out_unbucketed", 0) + loose
             for r, suffix in ((out_rec, "out"), (in_rec, "in")):
                 if r is None:
                     continue
@@ -189,6 +200,9 @@ def build_observations(
             e["tcp_flags"] = flag_text(e["tcp_flags"]) if e["proto"] == "tcp" else None
             e["first_seen"] = round(e["first_seen"] or 0.0, 6)
             e["last_seen"] = round(e["last_seen"] or 0.0, 6)
+            if "_minutes" in e:
+                minutes = e.pop("_minutes")
+                e["bytes_out_by_minute"] = [[t, minutes[t]] for t in sorted(minutes)]
         dev_macs = {m: n for m, n in macs_of.get(dev, {}).items() if m not in router_macs}
         mac = max(dev_macs, key=lambda m: dev_macs[m]) if len(dev_macs) == 1 else None
         lost = table.evicted_by_ip.get(dev, [0, 0, 0])

@@ -38,13 +38,19 @@ MAX_NAMES_PER_IP = 16
 MAX_NAMED_IPS = 200_000
 MAX_DNS_QUERIES = 100_000
 MAX_UPNP_EVENTS = 10_000
+# bytes per flow per minute, for upload bursts and quiet hours (auditor.rules.upload);
+# a bucket is only written when the flow moves on to a later minute, so the hot path
+# pays one comparison per packet
+BUCKET_S = 60
+MAX_BUCKETS = 1440  # a day of busy minutes per flow; later bytes stay in the totals
 
 # the site's own address space unless told otherwise: one list, kept in auditor
 DEFAULT_LOCAL_NETWORKS = DEFAULT_LOCAL
 PROTO_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6"}
 
-# rec fields (a list per unidirectional flow)
-PKTS, BYTES, FIRST, LAST, FLAGS, MAC, SIG, NPAY, ALWAYS, NAME, SOAP = range(11)
+# rec fields (a list per unidirectional flow); BEND: end of the open minute bucket,
+# BBASE: the flow's bytes when it opened, SERIES: closed buckets, flat [start, bytes, ...]
+PKTS, BYTES, FIRST, LAST, FLAGS, MAC, SIG, NPAY, ALWAYS, NAME, SOAP, BEND, BBASE, SERIES = range(14)
 
 _H = struct.Struct("!H").unpack_from
 _HH = struct.Struct("!HH").unpack_from
@@ -142,6 +148,8 @@ class FlowTable:
                 continue
             npk += 1
             nbytes += wirelen
+            if ts >= rec[11]:  # a new minute for this flow: close the last one
+                _roll(rec, ts)
             rec[0] += 1
             rec[1] += wirelen
             rec[3] = ts
@@ -277,11 +285,14 @@ class FlowTable:
         if rec is None:
             always = proto == 17 and (sport in ALWAYS_PORTS or dport in ALWAYS_PORTS)
             mac = bytes(buf[macoff : macoff + 6]) if macoff >= 0 else None
-            rec = [1, wirelen, ts, ts, flags, mac, None, 0, always, None, None]
+            bend = (ts // BUCKET_S + 1) * BUCKET_S
+            rec = [1, wirelen, ts, ts, flags, mac, None, 0, always, None, None, bend, 0, None]
             self.flows[key] = rec
             if len(self.flows) > self.max_flows:
                 self._evict()
         else:
+            if ts >= rec[BEND]:
+                _roll(rec, ts)
             rec[0] += 1
             rec[1] += wirelen
             rec[3] = ts
@@ -425,6 +436,33 @@ class FlowTable:
         from probes.flowreport import build_observations
 
         return build_observations(self, source, list(local_networks), read)
+
+
+def _roll(rec: list[Any], ts: float) -> None:
+    """Close ``rec``'s open minute (if it carried bytes) and open the one holding ``ts``."""
+    delta = rec[BYTES] - rec[BBASE]
+    if delta:
+        series = rec[SERIES]
+        if series is None:
+            series = rec[SERIES] = []
+        if len(series) < 2 * MAX_BUCKETS:
+            series += (int(rec[BEND]) - BUCKET_S, delta)
+    rec[BBASE] = rec[BYTES]
+    rec[BEND] = (ts // BUCKET_S + 1) * BUCKET_S
+
+
+def minute_bytes(rec: list[Any]) -> tuple[list[tuple[int, int]], int]:
+    """Return ``([(minute start, bytes), ...], bytes in no bucket)`` for one flow record.
+
+    Bytes fall in no bucket only past :data:`MAX_BUCKETS` busy minutes; they are still
+    in the flow's totals.
+    """
+    flat = rec[SERIES] or []
+    out = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+    open_bytes = rec[BYTES] - rec[BBASE]
+    if open_bytes:
+        out.append((int(rec[BEND]) - BUCKET_S, open_bytes))
+    return out, rec[BYTES] - sum(b for _s, b in out)
 
 
 def _ip(raw: bytes) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from auditor.errors import ProbeError
 from auditor.model import Observation
-from probes import onvif_soap
+from probes import onvif_media2, onvif_soap
 from probes.onvif_soap import (
     CALL_ERRORS,
     DeviceClients,
@@ -170,6 +170,7 @@ class _OnvifProbe:
         self.authed: DeviceClients | None = None
         self.login_tried = False
         self.media_xaddr: str | None = None
+        self.media2_xaddr: str | None = None  # Media2 (GetServices), for GetMasks
 
     @property
     def clients(self) -> DeviceClients:
@@ -325,6 +326,8 @@ class _OnvifProbe:
                 names.append(ns)
                 if ns == MEDIA_NS:
                     self.media_xaddr = pin_host(_get(svc, "XAddr"), self.ip, self.port)
+                elif ns == onvif_media2.MEDIA2_NS:
+                    self.media2_xaddr = pin_host(_get(svc, "XAddr"), self.ip, self.port)
         self.data["services"] = names
 
     async def interfaces(self) -> None:
@@ -487,6 +490,24 @@ class _OnvifProbe:
             if isinstance(cfg, dict)
         ]
 
+    async def masks(self) -> None:
+        """Media2 GetMasks (privacy masks) with the identity we have, when GetServices
+        answered; ``privacy_masks`` says what is known (docs/observations.md)."""
+        if self.data["calls"].get("GetServices") != "ok":
+            return  # unknown whether Media2 exists: record nothing rather than guess
+        if self.media2_xaddr is None:
+            self.data["privacy_masks"] = {"supported": False, "reason": "no Media2 service"}
+            return
+        outcome, masks = await onvif_media2.get_masks(
+            self.clients, self.media2_xaddr, self.dt_diff, self.timeout
+        )
+        self.data["calls"]["GetMasks"] = outcome
+        if outcome == "ok" and masks is not None:
+            self.data["privacy_masks"] = {"supported": True, "masks": masks}
+        else:
+            supported = False if outcome == "not supported" else None
+            self.data["privacy_masks"] = {"supported": supported, "reason": f"GetMasks: {outcome}"}
+
     async def run(self) -> None:
         self.anon = await onvif_soap.device_clients(self.timeout, None, None)
         # The clock and an anonymous GetDeviceInformation need nothing from each other:
@@ -507,7 +528,12 @@ class _OnvifProbe:
         # instead of one per call. Media needs the media XAddr the first two find.
         await asyncio.gather(self.capabilities(), self.services(), self.interfaces(), self.scopes())
         await asyncio.gather(
-            self.dot11(), self.media(), self.users(), self.ntp_config(), self.analytics()
+            self.dot11(),
+            self.media(),
+            self.users(),
+            self.ntp_config(),
+            self.analytics(),
+            self.masks(),
         )
 
 

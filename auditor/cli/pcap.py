@@ -51,13 +51,16 @@ def build_policy(
     isolated: bool,
     baseline: Path | None,
     policy_file: Path | None = None,
+    upload: dict[str, str | None] | None = None,
 ) -> tuple[Any, Any]:
     """Return (traffic policy, site policy file or None) for the options.
 
     The traffic policy (:class:`auditor.traffic.SitePolicy`) is the file's ``[network]``
-    section, when a file is given, extended by the command-line options.
+    section, when a file is given, extended by the command-line options. ``upload``
+    holds ``burst``/``window``/``quiet``/``timezone`` option values (None: not given).
     """
     from auditor.traffic import DEFAULT_LOCAL, SitePolicy, load_baseline
+    from auditor.uploads import UploadPolicy, merge_options
 
     site = None
     resolvers: list[str] = []
@@ -83,6 +86,7 @@ def build_policy(
         local_networks=nets + [n for n in local or [] if n not in nets],
         isolated=isolated,
         baseline=load_baseline(baseline) if baseline else None,
+        uploads=merge_options(site.uploads if site else UploadPolicy(), **(upload or {})),
     )
     return traffic, site
 
@@ -120,6 +124,7 @@ def analyse(
             allowed_destinations=tuple(policy.allowed),
             local_networks=tuple(policy.local_networks),
             cameras_isolated=policy.isolated,
+            uploads=policy.uploads,
         )
         with use_baseline(policy.baseline):
             apply_policy(devices, merged, dt.date.today())
@@ -280,6 +285,16 @@ JsonOut = typer.Option(None, "--json", help="Write the full result as JSON.")
 FailOn = typer.Option(None, "--fail-on", help="Exit 1 on a finding at or above this severity.")
 Quiet = typer.Option(False, "--quiet", "-q", help="No tables.")
 AllFlows = typer.Option(False, "--all-flows", help="Show flows inside the site as well.")
+UploadBurst = typer.Option(
+    None, "--upload-burst", help="Upload burst threshold to the internet (default 10MB)."
+)
+UploadWindow = typer.Option(
+    None, "--upload-window", help="Sliding window for --upload-burst (default 5m)."
+)
+QuietHoursOpt = typer.Option(
+    None, "--quiet-hours", help="No internet traffic expected, e.g. 22:00-06:00."
+)
+TimezoneOpt = typer.Option(None, "--timezone", help="Site time zone for --quiet-hours (UTC).")
 MaxFlows = typer.Option(250_000, "--max-flows", min=8, help="Flow table bound (LRU eviction).")
 
 
@@ -306,6 +321,10 @@ def register(app: typer.Typer) -> None:
         isolated: bool = Isolated,
         baseline: Path | None = Baseline,
         policy_file: Path | None = PolicyFile,
+        upload_burst: str | None = UploadBurst,
+        upload_window: str | None = UploadWindow,
+        quiet_hours: str | None = QuietHoursOpt,
+        timezone: str | None = TimezoneOpt,
         learn: Path | None = Learn,
         fail_on: str | None = FailOn,
         max_flows: int = MaxFlows,
@@ -326,6 +345,12 @@ def register(app: typer.Typer) -> None:
                 isolated=isolated,
                 baseline=baseline,
                 policy_file=policy_file,
+                upload={
+                    "burst": upload_burst,
+                    "window": upload_window,
+                    "quiet": quiet_hours,
+                    "timezone": timezone,
+                },
             )
             from probes.flows import FlowTable, read_files
 
@@ -363,6 +388,10 @@ def register(app: typer.Typer) -> None:
         isolated: bool = Isolated,
         baseline: Path | None = Baseline,
         policy_file: Path | None = PolicyFile,
+        upload_burst: str | None = UploadBurst,
+        upload_window: str | None = UploadWindow,
+        quiet_hours: str | None = QuietHoursOpt,
+        timezone: str | None = TimezoneOpt,
         learn: Path | None = Learn,
         fail_on: str | None = FailOn,
         max_flows: int = MaxFlows,
@@ -387,6 +416,12 @@ def register(app: typer.Typer) -> None:
                 isolated=isolated,
                 baseline=baseline,
                 policy_file=policy_file,
+                upload={
+                    "burst": upload_burst,
+                    "window": upload_window,
+                    "quiet": quiet_hours,
+                    "timezone": timezone,
+                },
             )
             if not quiet:
                 err.print(f"[bold]camaudit[/] capturing on {iface} for {seconds:.0f}s")

@@ -7,8 +7,12 @@ Import this package to register every rule. ``evaluate(devices)`` attaches findi
 from __future__ import annotations
 
 import auditor.rules.posture
+import auditor.rules.privacy_masks  # registers (issue 7: privacy masks)
+import auditor.rules.radio_vendorapi  # registers (issue 5: vendor APIs)
 import auditor.rules.radios
-import auditor.rules.traffic  # noqa: F401 (registers; issue 6)
+import auditor.rules.ssdp  # registers (issue 7: UPnP/SSDP)
+import auditor.rules.traffic
+import auditor.rules.upload  # noqa: F401 (registers; issue 6)
 from auditor.rules import device, exposure, identity, policy, radio  # noqa: F401 (registers)
 from auditor.rules.registry import RULES, Hit, Rule, evaluate, rule, rules_markdown
 

@@ -17,6 +17,8 @@ from auditor.policy import ApprovedRadio, current_policy
 from auditor.radios import WIFI_IF_TYPE
 from auditor.rules.facts import observations
 from auditor.rules.registry import Hit, rule
+from auditor.vendor_api import evidence as api_evidence
+from auditor.vendor_api import own_network_interfaces
 
 
 def _air(dev: Device) -> list[Observation]:
@@ -87,9 +89,10 @@ def air_active(dev: Device) -> Hit | None:
     severity=Severity.HIGH,
     title="Camera runs its own Wi-Fi access point",
     rationale="""The camera's radio beacons as an access point (often a setup mode left
-    on). Anyone in radio range can try to join it and reach the camera, and through it
-    the camera network, without touching the city's switches. An open (unencrypted)
-    access point is graver still.""",
+    on), or its vendor API says it runs one (or an ad-hoc network). Anyone in radio
+    range can try to join it and reach the camera, and through it the camera network,
+    without touching the city's switches. An open (unencrypted) access point is graver
+    still.""",
     remediation="""Turn off the camera's AP / setup mode (Wi-Fi settings or the vendor
     app), or remove the module; confirm with a new capture that the SSID is gone.""",
 )
@@ -104,6 +107,9 @@ def own_ap(dev: Device) -> Hit | None:
         open_ap = open_ap or d.get("privacy") is False
         names += [str(s) for s in d.get("ssids") or []] or ["<hidden SSID>"]
         ev += [_air_evidence(obs), *_link_evidence(obs)]
+    for obs, iface in own_network_interfaces(dev.observations):  # the vendor API says so
+        names.append(str(iface.get("ap_ssid") or iface.get("ssid") or f"<{iface.get('mode')}>"))
+        ev.append(api_evidence(obs, iface))
     if not ev:
         return None
     label = ", ".join(repr(n) for n in names)

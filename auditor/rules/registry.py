@@ -135,7 +135,7 @@ def rules_markdown() -> str:
         + " and ".join(lab.get("labs") or [])
         + " have); `tests/e2e/test_rules_lab.py` checks the scan finds exactly those. A dash:",
         "no lab device triggers it in a scan (it needs a traffic or radio capture or a site",
-        "policy, which a scan lacks; or, for a label mismatch, a counterfeit the lab lacks).",
+        "policy, which a scan lacks).",
         "",
         "| id | severity | title | lab triggers |",
         "| --- | --- | --- | --- |",

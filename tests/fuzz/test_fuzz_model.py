@@ -25,7 +25,7 @@ from auditor.report import render_html
 from probes.netinfo import parse_ip_addr
 
 PROBES = ["arp", "wsdiscovery", "portscan", "http", "rtsp", "onvif", "vendor_port", "flows",
-          "air", "defaultcreds", "engine"]  # fmt: skip
+          "air", "defaultcreds", "engine", "vendor_api"]  # fmt: skip
 KEYS = ["server", "title", "realm", "headers", "paths", "bogus_path_status", "device_info",
         "manufacturer", "model", "firmware", "serial", "hardware_id", "interfaces", "if_type",
         "mac", "scopes", "types", "xaddrs", "endpoint", "tcp_open", "fields", "service",

@@ -49,8 +49,8 @@ async def test_skewed_hikvision_needs_digest_on_camera_clock() -> None:
     assert "onvif://www.onvif.org/hardware/DS-2CD2143G0-I" in d["scopes"]
     assert [p["video_encoding"] for p in d["profiles"]] == ["H264", "H264"]
     assert d["stream_uris"][0].startswith("rtsp://192.168.1.64:554/Streaming/Channels/101")
-    # GetUsers / GetNTP / GetVideoAnalyticsConfigurations are not in this recording
-    newer = {"GetUsers", "GetNTP", "GetVideoAnalyticsConfigurations"}
+    # GetUsers / GetNTP / GetVideoAnalyticsConfigurations / GetMasks are not in this recording
+    newer = {"GetUsers", "GetNTP", "GetVideoAnalyticsConfigurations", "GetMasks"}
     assert {k for k, v in d["calls"].items() if v != "ok"} <= newer
     assert {k for k in d["calls"] if k not in newer} and "users" not in d
     assert_plain_json(obs.to_dict())

@@ -49,6 +49,11 @@ AIR_AP = Observation(
 AIR_SILENT = Observation(
     "air", IP, {**_AIR, "frames": 0, "data_frames": 0, "probe_requests": 0}, mac="ac:cc:8e:00:00:02"
 )
+# issue 5: a vendor API (probes/vendor_api.py) listing a Wi-Fi interface
+_WLAN = {"id": "2", "name": None, "mac": "c0:56:e3:00:00:02", "kind": "wifi", "enabled": True,
+         "mode": "station", "ssid": "CamLink",
+         "source": "/ISAPI/System/Network/interfaces"}  # fmt: skip
+VENDOR_WIFI = Observation("vendor_api", IP, {"api": "isapi", "interfaces": [_WLAN]}, port=80)
 
 
 CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
@@ -103,6 +108,12 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
     # issue 5: an air transmitter linked to the device (auditor.radios.attach's shape)
     "CAM-RADIO-AIR-ACTIVE": ([AXIS, AIR_CLIENT], [AXIS, AIR_SILENT]),
     "CAM-RADIO-OWN-AP": ([AXIS, AIR_AP], [AXIS, AIR_CLIENT]),
+    "CAM-RADIO-ONVIF-OMITS": (
+        [onvif(IP, manufacturer="HIKVISION", calls={"GetNetworkInterfaces": "ok"}), VENDOR_WIFI],
+        [onvif(IP, manufacturer="HIKVISION", calls={"GetNetworkInterfaces": "ok"},
+               interfaces=[{"token": "w", "name": "wlan0", "mac": "c0:56:e3:00:00:02",
+                            "if_type": 71, "enabled": True}]), VENDOR_WIFI],
+    ),
     "CAM-RADIO-SELF-REPORT-CONTRADICTED": (
         [onvif(IP, manufacturer="AXIS", model="P1375", calls={"GetNetworkInterfaces": "ok"}),
          AIR_CLIENT],
@@ -155,6 +166,22 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
     "CAM-CLOCK-NO-NTP": (
         [onvif(IP, manufacturer="AXIS", model="P1375", ntp=False)],
         [onvif(IP, manufacturer="AXIS", model="P1375", ntp=True)],
+    ),
+    # issue 7: privacy masks (Media2 GetMasks); none enabled fires, one enabled does not, and
+    # "not supported" (no Media2) is no finding
+    "CAM-PRIV-NO-MASKS": (
+        [onvif(IP, manufacturer="AXIS", model="P1375", privacy_masks={"supported": True,
+               "masks": [{"token": "m1", "type": "Color", "enabled": False, "points": 4}]})],
+        [onvif(IP, manufacturer="AXIS", model="P1375", privacy_masks={"supported": True,
+               "masks": [{"token": "m1", "type": "Color", "enabled": True, "points": 4}]}),
+         onvif(IP, 8080, manufacturer="AXIS", model="P1375",
+               privacy_masks={"supported": False, "reason": "no Media2 service"})],
+    ),
+    # issue 7: UPnP on (an SSDP reply); a device without one is silent
+    "CAM-EXP-UPNP": (
+        [HIK, Observation("ssdp", IP, {"search_targets": ["upnp:rootdevice"],
+                                       "server": "Linux UPnP/1.0", "location": None}, port=1900)],
+        [HIK],
     ),
     "CAM-EXP-DEFAULT-CREDS": (
         [AXIS, Observation("defaultcreds", IP, {"accepted": True, "user": "root",

@@ -283,6 +283,23 @@ def down() -> list[str]:
     return removed
 
 
+def phone_home_now() -> int:
+    """Make every lab device phone home now (the daemon's SIGUSR1); return the daemon pid.
+
+    Phone-home periods are minutes long (like real firmware); a capture test kicks the
+    lab instead of waiting. Raises :class:`LabError` when no lab daemon runs.
+    """
+    _require_root()
+    try:
+        pid = int((_run_dir() / PID_FILE).read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise LabError("no lab is up (no daemon pid file); run `camaudit lab up`") from exc
+    if not _alive(pid) or DAEMON_MODULE not in _cmdline(pid):
+        raise LabError(f"the lab daemon (pid {pid}) is not running")
+    os.kill(pid, signal.SIGUSR1)
+    return pid
+
+
 def status() -> dict[str, Any]:
     """The lab's state and ground truth (what ``camaudit lab status --json`` prints).
 
@@ -306,6 +323,8 @@ def status() -> dict[str, Any]:
         "internet": INET_SUBNET,
         "site_dns": SITE_DNS_IP,
         "site_ntp": SITE_NTP_IP,
+        # capture here for flows (camlab.mirror): a copy of all traffic crossing the router
+        "mirror_iface": state.get("topology", {}).get("mirror_iface"),
         "seed": state.get("seed"),
         "devices": [d.truth() for d in devices],
         "daemon_pid": pid,

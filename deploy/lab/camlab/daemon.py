@@ -106,6 +106,12 @@ class Daemon:
             self.write_status()
         await self.shutdown()
 
+    def kick_phone_home(self) -> None:
+        """Make every device run all its phone-home entries now (SIGUSR1)."""
+        log.info("phone home now: %d devices", len(self.phone))
+        for ph in self.phone.values():
+            ph.kick()
+
     def _load_services(self) -> Any:
         """camlab.services if it is installed; None (and a note) otherwise."""
         try:
@@ -192,6 +198,8 @@ async def _main(state_path: Path) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGUSR1: every device phones home now (camlab.control.phone_home_now)
+    loop.add_signal_handler(signal.SIGUSR1, daemon.kick_phone_home)
     await daemon.run(stop)
     return 0
 

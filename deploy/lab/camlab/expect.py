@@ -27,9 +27,11 @@ SCAN_RULES = (
     "CAM-CLOCK-NO-NTP", "CAM-CLOCK-SKEW", "CAM-DEV-MISBEHAVING", "CAM-EXP-BASIC-OVER-HTTP",
     "CAM-EXP-FTP", "CAM-EXP-HTTP-CLEARTEXT", "CAM-EXP-ONVIF-ANON", "CAM-EXP-ONVIF-USERS",
     "CAM-EXP-RTSP-ANYPATH", "CAM-EXP-RTSP-NOAUTH", "CAM-EXP-SSH", "CAM-EXP-TELNET",
-    "CAM-ID-LABEL-MISMATCH", "CAM-ID-OEM-REBRAND", "CAM-POL-NDAA-889", "CAM-PRIV-ANALYTICS",
-    "CAM-PRIV-AUDIO", "CAM-RADIO-CELLULAR", "CAM-RADIO-WIFI-IFACE", "CAM-VULN-CVE",
-    "CAM-VULN-KEV",
+    "CAM-EXP-UPNP", "CAM-ID-LABEL-MISMATCH", "CAM-ID-OEM-REBRAND", "CAM-POL-NDAA-889",
+    "CAM-PRIV-ANALYTICS",
+    "CAM-PRIV-AUDIO", "CAM-PRIV-NO-MASKS", "CAM-RADIO-CELLULAR", "CAM-RADIO-WIFI-IFACE",
+    "CAM-RADIO-ONVIF-OMITS", "CAM-RADIO-OWN-AP",
+    "CAM-VULN-CVE", "CAM-VULN-KEV",
 )  # fmt: skip
 OPTIN_RULES = ("CAM-EXP-DEFAULT-CREDS",)
 
@@ -65,6 +67,8 @@ def expected_rules(dev: LabDevice) -> list[str]:
         out.add("CAM-EXP-FTP")
     if 22 in ports and camera:
         out.add("CAM-EXP-SSH")
+    if camera and dev.http.get("ssdp"):
+        out.add("CAM-EXP-UPNP")  # SSDP answers anyone, no credentials involved
     # RTSP: a lying server is seen (and times out on the frame check) wherever DESCRIBE
     # succeeds: without auth, or with the operator's password
     rtsp_in = rtsp.get("auth", "none") == "none" or not dev.default_password
@@ -82,6 +86,9 @@ def expected_rules(dev: LabDevice) -> list[str]:
         out.add("CAM-PRIV-AUDIO")
     if readable and onvif.get("analytics"):
         out.add("CAM-PRIV-ANALYTICS")
+    masks = onvif.get("masks") or []
+    if readable and onvif.get("media2") and not any(m.get("enabled") for m in masks):
+        out.add("CAM-PRIV-NO-MASKS")  # Media2 GetMasks lists no enabled mask
     if dev.onvif and onvif.get("ntp") is False:
         out.add("CAM-CLOCK-NO-NTP")  # GetSystemDateAndTime needs no credentials
     if dev.onvif and abs(dev.clock_skew_s) > CLOCK_SKEW_LIMIT_S:
@@ -89,15 +96,50 @@ def expected_rules(dev: LabDevice) -> list[str]:
     for radio in dev.radios if readable else []:
         if radio.get("reported"):
             out.add("CAM-RADIO-WIFI-IFACE" if radio["kind"] == "wifi" else "CAM-RADIO-CELLULAR")
+    out |= _vendor_api_rules(dev, readable)
     # identity, law, vulnerabilities
     if camera and dev.vendor.lower() not in (dev.oem.lower(), "generic"):
         out.add("CAM-ID-OEM-REBRAND")
+    if camera and dev.counterfeit:
+        # another maker's brand on this board; the brand strings (WS-Discovery name
+        # scope, ONVIF Manufacturer) and the board's own banners and ports need no login
+        out.add("CAM-ID-LABEL-MISMATCH")
     if camera and (dev.oem.lower() in NDAA_889 or dev.vendor.lower() in NDAA_889):
         out.add("CAM-POL-NDAA-889")
     if readable:  # the firmware version is only known to who can read it
         for adv in dev.advisories:
             out.add("CAM-VULN-KEV" if adv["kev"] else "CAM-VULN-CVE")
     return sorted(out)
+
+
+def vendor_api_readable(dev: LabDevice) -> bool:
+    """Whether the operator's password opens the camera's vendor API (ISAPI, Dahua CGI):
+    a Hikvision or Dahua board, not left on its default, asking for HTTP Digest (a
+    scanner does not send a Basic password over plain HTTP)."""
+    from .services.vendorapi import api_of
+
+    return (
+        api_of(dev) is not None
+        and not dev.default_password
+        and dev.http.get("auth", "none") != "basic"
+    )
+
+
+def _vendor_api_rules(dev: LabDevice, onvif_ok: bool) -> set[str]:
+    """What the vendor API adds (camlab.services.vendorapi): it lists the Wi-Fi
+    interface, hidden from ONVIF or not, and ISAPI tells its access point."""
+    from .services.vendorapi import api_of
+
+    out: set[str] = set()
+    wifi = next((r for r in dev.radios if r.get("kind") == "wifi"), None)
+    if wifi is None or not vendor_api_readable(dev):
+        return out
+    out.add("CAM-RADIO-WIFI-IFACE")
+    if onvif_ok and not wifi.get("reported"):
+        out.add("CAM-RADIO-ONVIF-OMITS")  # ONVIF answered the operator without it
+    if api_of(dev) == "isapi" and wifi.get("air_mode") in ("ap", "ap-hidden"):
+        out.add("CAM-RADIO-OWN-AP")  # wirelessServer wifiApEnabled
+    return out
 
 
 def expected_rules_optin(dev: LabDevice) -> list[str]:

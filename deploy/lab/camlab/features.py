@@ -26,6 +26,12 @@ Shapes written into the device (the services read them, the truth reports them):
 - ``http["auth"] = "basic"`` and ``http["root_auth"] = True``: the admin page itself asks
   for HTTP Basic credentials over plain HTTP.
 - ``rtsp["auth"] = "none"``: the stream needs no password.
+- ``http["ssdp"] = {"path"}`` and an ``http["pages"]`` entry at that path: UPnP left on;
+  the device answers SSDP M-SEARCH on UDP 1900 (camlab.services.ssdp) and serves its
+  UPnP root description there.
+- ``onvif["masks"]``: ``[{"token", "type", "enabled", "polygon": [[x, y], ...]}]``, the
+  privacy masks Media2 GetMasks lists (only on profiles whose ``[onvif]`` has
+  ``media2 = true``); empty = none defined.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from typing import Any
+from xml.sax.saxutils import escape
 
 from .spec import LabDevice
 
@@ -49,7 +56,12 @@ FEATURES: dict[str, Callable[[LabDevice], bool]] = {
     "ssh": lambda d: True,
     "http_basic": lambda d: bool(d.http),
     "rtsp_open": lambda d: d.rtsp is not None and d.rtsp.get("engine") == "gstreamer",
+    # last: a feature added at the end never shifts the draws of the ones before it
+    "privacy_masks": lambda d: d.onvif is not None and bool(d.onvif.get("media2")),
+    "upnp_ssdp": lambda d: bool(d.http),
 }
+UPNP_PATH = "/upnp/device.xml"
+MASK_TYPES = ("Color", "Pixelated", "Blurred")  # tr2:MaskType (ONVIF Media2)
 LIST_KEYS = frozenset({"analytics_rules"})  # [features] keys that are not shares
 DEFAULT_ANALYTICS = ("tt:CellMotionDetector",)
 FACE = "tt:FaceDetection"
@@ -84,6 +96,35 @@ def apply(dev: LabDevice, feature: str, cfg: dict[str, Any], rng: random.Random)
         dev.http["root_auth"] = True
     elif feature == "rtsp_open" and dev.rtsp is not None:
         dev.rtsp["auth"] = "none"
+    elif feature == "upnp_ssdp" and dev.http and not dev.http.get("ssdp"):
+        dev.http["ssdp"] = {"path": UPNP_PATH}
+        dev.http["pages"] = [*dev.http.get("pages", []), _upnp_page(dev)]
+    elif feature == "privacy_masks" and onvif is not None and not onvif.get("masks"):
+        # one or two rectangles over the frame's edge (a neighbour's window, a garden)
+        onvif["masks"] = [
+            {"token": f"Mask_{i + 1}", "type": rng.choice(MASK_TYPES), "enabled": True,
+             "polygon": [[x, 0.5], [x + 0.3, 0.5], [x + 0.3, 1.0], [x, 1.0]]}
+            for i, x in enumerate((-1.0, 0.7)[: rng.randint(1, 2)])
+        ]  # fmt: skip
+
+
+def _upnp_page(dev: LabDevice) -> dict[str, str]:
+    """The UPnP root description (UPnP Device Architecture 1.1, section 2.3)."""
+
+    def e(v: str) -> str:
+        return escape(v)
+
+    body = (
+        '<?xml version="1.0"?>\n<root xmlns="urn:schemas-upnp-org:device-1-0">'
+        "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+        "<deviceType>urn:schemas-upnp-org:device:Basic:1</deviceType>"
+        f"<friendlyName>{e(dev.vendor)} {e(dev.model)}</friendlyName>"
+        f"<manufacturer>{e(dev.vendor)}</manufacturer><modelName>{e(dev.model)}</modelName>"
+        f"<modelNumber>{e(dev.model)}</modelNumber><serialNumber>{e(dev.serial)}</serialNumber>"
+        f"<UDN>uuid:{e(dev.endpoint_uuid)}</UDN><presentationURL>/</presentationURL>"
+        "</device></root>"
+    )
+    return {"path": UPNP_PATH, "content_type": "text/xml; charset=utf-8", "body": body}
 
 
 def _base(dev: LabDevice) -> None:
@@ -96,6 +137,7 @@ def _base(dev: LabDevice) -> None:
     dev.onvif.setdefault("analytics", [])
     dev.onvif.setdefault("audio", False)
     dev.onvif.setdefault("ntp", True)
+    dev.onvif.setdefault("masks", [])
 
 
 def has(dev: LabDevice, feature: str) -> bool:
@@ -110,6 +152,8 @@ def has(dev: LabDevice, feature: str) -> bool:
         "ntp_off": lambda: onvif.get("ntp") is False,
         "http_basic": lambda: bool(dev.http.get("root_auth")) and dev.http.get("auth") == "basic",
         "rtsp_open": lambda: (dev.rtsp or {}).get("auth") == "none",
+        "privacy_masks": lambda: any(m.get("enabled") for m in onvif.get("masks") or []),
+        "upnp_ssdp": lambda: bool(dev.http.get("ssdp")),
     }
     if feature in _PORTS:
         return any(

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import features
+from . import features, wifimode
 from .errors import LabError
 from .profile import QUIRKS, Profile, load_profiles
 from .spec import (
@@ -254,6 +254,9 @@ def generate(
         raise LabError(f"camera count must be >= 0, got {cameras}")
     profiles = load_profiles(profile_dir)
     cams = [p for p in profiles if p.kind == "camera" and not p.data.get("hostile")]
+    # counterfeits never join the weighted mix: they replace cameras afterwards
+    fakes = [p for p in cams if p.data.get("counterfeit_of")]
+    cams = [p for p in cams if not p.data.get("counterfeit_of")]
     if cameras and not cams:
         raise LabError(f"no camera profiles in {profile_dir or 'the bundled profiles'}")
     gen = _Generator(profiles, seed)
@@ -277,6 +280,7 @@ def generate(
         devices.append(gen.device(profile, f"cam{i + 1:03d}", ip, subnet, gw))
     if cameras >= MIN_FOR_FULL_MIX:
         _cover(gen, devices, {p.id: p for p in cams})
+    _counterfeit(gen, devices, fakes, seed, cover=cameras >= MIN_FOR_FULL_MIX)
     for kind, name, ip in NEIGHBOURS:
         neighbour = next((p for p in profiles if p.kind == kind), None)
         if neighbour is None:
@@ -287,6 +291,7 @@ def generate(
     features.assign(devices, configs, seed, cover=cameras >= MIN_FOR_FULL_MIX)
     if hostile:
         devices += _hostile(gen, profiles, hostile, local)
+    wifimode.stamp(devices)  # what each radio does on the air, for the vendor APIs to tell
     return devices
 
 
@@ -315,6 +320,33 @@ def _cover(gen: _Generator, cams: list[LabDevice], profiles: dict[str, Profile])
         if able:
             cam = gen.rng.choice(able)
             gen.radios(cam, gen.radio_cfg[cam.name], force=case)
+
+
+def _counterfeit(
+    gen: _Generator, cams: list[LabDevice], fakes: list[Profile], seed: int, cover: bool
+) -> None:
+    """Replace some cameras of each counterfeit's ``counterfeit_of`` profile by it.
+
+    Each such camera is replaced with probability ``counterfeit_share`` (with ``cover``,
+    at least one is), keeping its name and address. Draws come from generators of their
+    own (``f"{seed}:counterfeit..."``), so adding a counterfeit profile never changes any
+    other device a seed produced (MACs and serials stay unique across the lab).
+    """
+    for fake in fakes:
+        rng = random.Random(f"{seed}:counterfeit:{fake.id}")
+        board = str(fake.data["counterfeit_of"])
+        slots = [i for i, c in enumerate(cams) if c.profile == board]
+        picked = [i for i in slots if rng.random() < float(fake.data.get("counterfeit_share", 0))]
+        if cover and slots and not picked:
+            picked = [rng.choice(slots)]
+        for i in picked:
+            old = cams[i]
+            sub = _Generator(gen.profiles, 0)
+            sub.rng = random.Random(f"{seed}:counterfeit:{fake.id}:{old.name}")
+            sub.macs, sub.serials, sub.radio_cfg = gen.macs, gen.serials, gen.radio_cfg
+            dev = sub.device(fake, old.name, old.ip, old.subnet, old.gateway)
+            dev.counterfeit = True
+            cams[i] = dev
 
 
 def _hostile(

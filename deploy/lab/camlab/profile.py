@@ -30,7 +30,8 @@ QUIRKS = (
 # privacy/exposure features a profile gives a share of (``camlab.features``)
 FEATURE_NAMES = frozenset({
     "onvif_anonymous", "onvif_users_anonymous", "audio", "analytics", "face_detection",
-    "ntp_off", "telnet", "ftp", "ssh", "http_basic", "rtsp_open",
+    "ntp_off", "telnet", "ftp", "ssh", "http_basic", "rtsp_open", "privacy_masks",
+    "upnp_ssdp",
 })  # fmt: skip
 PHONE_HOME_KINDS = frozenset({"dns", "udp", "tcp", "ntp", "upnp"})
 AUTH_SCHEMES = frozenset({"none", "basic", "digest"})
@@ -152,6 +153,9 @@ def _validate(d: dict[str, Any]) -> None:
         _need(d, "weight", (int, float), "")
     if "default_password_share" in d:
         _share(d["default_password_share"], "default_password_share")
+    if "counterfeit_of" in d:  # a counterfeit replaces cameras of this profile (generate)
+        _need(d, "counterfeit_of", str, "")
+        _share(d.get("counterfeit_share", 0.0), "counterfeit_share")
     mac = _need(d, "mac", dict, "")
     if not mac.get("locally_administered"):
         for oui in _str_list(mac, "ouis", "mac."):

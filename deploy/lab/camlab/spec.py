@@ -146,6 +146,9 @@ class LabDevice:
     advisories: list[dict[str, Any]] = field(default_factory=list)
     # camlab.services.hostile behaviours; a hostile device serves only those (robustness)
     hostile: list[str] = field(default_factory=list)
+    # a counterfeit: the label (vendor) is another maker's brand, the board is ``oem``'s
+    # (profiles with ``counterfeit_of``; camlab.generate); CAM-ID-LABEL-MISMATCH's trigger
+    counterfeit: bool = False
 
     @property
     def routed(self) -> bool:
@@ -178,6 +181,10 @@ class LabDevice:
 
         d["expected_rules"] = expected_rules(self)
         d["expected_rules_optin"] = expected_rules_optin(self)
+        from .expect_traffic import expected_traffic  # what a capture on the mirror shows
+
+        d["expected_traffic"] = expected_traffic(self)
+        d["expected_traffic_rules"] = sorted({r for x in d["expected_traffic"] for r in x["rules"]})
         return d
 
     @classmethod

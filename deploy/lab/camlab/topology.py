@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from camlab import netns
+from camlab import mirror, netns
 from camlab.errors import LabError
 from camlab.spec import (
     AIR_BRIDGE,
@@ -167,6 +167,8 @@ def build(devices: Sequence[LabDevice]) -> dict[str, Any]:
     if failed:
         raise LabError(f"{len(failed)} namespace(s) failed to configure; first: {failed[0]}")
     _write_sysctl(ROUTER_NS, "net.ipv4.ip_forward", "1")
+    # a SPAN port for flow capture: every packet crossing the router's camera legs
+    mirror_iface = mirror.setup(ROUTER_NS, [ROUTER_LAN_IF, ROUTER_DISTRICT_IF])
     t2 = time.monotonic()
     log.info(
         "topology: %d devices, host batch %.2f s, namespace batches %.2f s",
@@ -178,6 +180,7 @@ def build(devices: Sequence[LabDevice]) -> dict[str, Any]:
         "bridge": BRIDGE,
         "routed_bridge": ROUTED_BRIDGE,
         "air_bridge": AIR_BRIDGE,
+        "mirror_iface": mirror_iface,
         "probe_ip": PROBE_IP,
         "local_subnet": LOCAL_SUBNET,
         "routed_subnets": [ROUTED_SUBNET],

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 
+from . import vendorapi
 from .common import (
     IDLE_TIMEOUT_S,
     MAX_BODY_BYTES,
@@ -154,6 +155,10 @@ class HttpService:
             page = {"body": http.get("body") or _default_body(str(http.get("title", ""))),
                     "status": http.get("status", 200),
                     "auth": bool(http.get("root_auth"))}  # fmt: skip
+        if page is None and (api := vendorapi.answer(self.ctx.device, req.path, req.target)):
+            if not self.authorized(req):  # the vendor API sits behind the admin login
+                return self.challenge()
+            return Response(api[0], api[1], api[2])
         if page is None:
             return Response(404, b"<html><body><h1>404 Not Found</h1></body></html>")
         if page.get("auth") and not self.authorized(req):

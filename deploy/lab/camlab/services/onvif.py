@@ -20,6 +20,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from . import onvif_media2 as M2
 from . import onvif_xml as X
 from .common import DeviceContext
 
@@ -67,6 +68,8 @@ class OnvifService:
         op = op_el.tag.rpartition("}")[2]
         service = "media" if "media" in path.lower() else "device"
         known = MEDIA_OPS if service == "media" else DEVICE_OPS
+        if M2.MEDIA2_PATH in path.lower():  # Media2 only where the device has it
+            known = M2.MEDIA2_OPS if (self.dev.onvif or {}).get("media2") else frozenset()
         if op not in known:
             return X.fault(500, "env:Receiver", "ter:ActionNotSupported",
                            f"{op} is not supported")  # fmt: skip
@@ -118,7 +121,10 @@ class OnvifService:
         if op == "GetCapabilities":
             return 200, X.capabilities(base, self.wifi_reported, bool(onvif.get("analytics")))
         if op == "GetServices":
-            return 200, X.services(base)
+            media2 = f"{base}/onvif/{M2.MEDIA2_PATH}" if onvif.get("media2") else None
+            return 200, X.services(base, media2)
+        if op == "GetMasks":
+            return 200, M2.masks(onvif.get("masks") or [])
         if op == "GetNetworkInterfaces":
             return 200, X.network_interfaces(dev, ip)
         if op == "GetScopes":

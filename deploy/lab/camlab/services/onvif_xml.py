@@ -107,14 +107,18 @@ def capabilities(base: str, wifi: bool, analytics: bool = False) -> bytes:
     )
 
 
-def services(base: str) -> bytes:
-    items = [(DEVICE_NS, "device_service", 2, 40), (MEDIA_NS, "media_service", 2, 40)]
+def services(base: str, media2: str | None = None) -> bytes:
+    """GetServices: device and media, plus Media2 at ``media2`` (an XAddr) when given."""
+    items = [(DEVICE_NS, f"{base}/onvif/device_service", 2, 40),
+             (MEDIA_NS, f"{base}/onvif/media_service", 2, 40)]  # fmt: skip
+    if media2:
+        items.append(("http://www.onvif.org/ver20/media/wsdl", media2, 2, 40))
     body = "".join(
         f"<tds:Service><tds:Namespace>{ns}</tds:Namespace>"
-        f"<tds:XAddr>{base}/onvif/{path}</tds:XAddr>"
+        f"<tds:XAddr>{xaddr}</tds:XAddr>"
         f"<tds:Version><tt:Major>{major}</tt:Major><tt:Minor>{minor}</tt:Minor></tds:Version>"
         "</tds:Service>"
-        for ns, path, major, minor in items
+        for ns, xaddr, major, minor in items
     )
     return envelope(f"<tds:GetServicesResponse>{body}</tds:GetServicesResponse>")
 

@@ -16,6 +16,7 @@ from .common import MAX_HEADER_BYTES, DeviceContext
 from .hostile import HostileDevice
 from .httpd import HttpService
 from .rtsp_fake import FakeRtsp
+from .ssdp import SSDP_PORT, SsdpResponder
 from .vendor import UDP_GROUPS, VendorTcp, VendorUdp
 from .wsdiscovery import WSD_GROUP, WSD_PORT, WsDiscovery, WsdProtocol
 
@@ -89,6 +90,9 @@ class DeviceServer:
             group = self._multicast_socket(WSD_GROUP, WSD_PORT)
             if group is not None:
                 self._udp.append((group, lambda: WsdProtocol(wsd, True)))
+        if dev.http.get("ssdp"):  # UPnP left on (camlab.features upnp_ssdp); unicast only
+            ssdp = SsdpResponder(self.ctx)
+            self._udp.append((self._udp_socket(SSDP_PORT), lambda: ssdp))
         for vp in dev.vendor_ports:
             service, port = str(vp["service"]), int(vp["port"])
             if vp["proto"] == "tcp":

@@ -1,0 +1,165 @@
+"""Vendor configuration APIs of Hikvision- and Dahua-board lab cameras (read-only).
+
+The camera's own view of its network interfaces, as its vendor API gives it to an
+operator who logs in: unlike ONVIF (where a hidden module is left out), the vendor's
+API lists the Wi-Fi interface, because that is where the vendor's own tools configure
+it. Answers are built on request from the device (nothing is stored per camera):
+
+- Hikvision ISAPI: ``GET /ISAPI/System/Network/interfaces`` (a NetworkInterfaceList:
+  ``id``, ``Link/MACAddress``, a ``Wireless`` child on the Wi-Fi interface),
+  ``.../interfaces/<id>/wireless`` (``enabled``, ``wirelessNetworkMode``, ``ssid``,
+  ``WirelessSecurity``) and ``.../interfaces/<id>/wirelessServer`` (``wifiApEnabled``:
+  the camera's own access point); a resource the device lacks answers 403 with a
+  ResponseStatus ``notSupport``, an unknown id 404.
+- Dahua: ``GET /cgi-bin/configManager.cgi?action=getConfig&name=WLan`` and
+  ``name=Network`` (``table.<name>.<iface>.<Key>=value`` lines); a device without Wi-Fi
+  answers ``name=WLan`` with ``Error`` (HTTP 400), as Dahua firmware does for a config it
+  does not have.
+
+Every answer needs the HTTP authentication of the admin page (Digest in the profiles).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from ..spec import LabDevice
+
+NS = "http://www.hikvision.com/ver20/XMLSchema"
+ISAPI = "/ISAPI/System/Network/interfaces"
+DAHUA = "/cgi-bin/configManager.cgi"
+WIFI_IFACE = "eth2"  # Dahua names its Wi-Fi interface eth2
+#: a lab-only Wi-Fi key: a scanner must never copy it into a report
+LAB_WIFI_KEY = "lab-wifi-psk-0000"
+
+Answer = tuple[int, bytes, str]  # status, body, content type
+
+
+def api_of(dev: LabDevice) -> str | None:
+    """``"isapi"`` for Hikvision boards, ``"dahua"`` for Dahua boards, else None."""
+    if dev.kind != "camera" or not dev.http:
+        return None
+    return {"hikvision": "isapi", "dahua": "dahua"}.get(dev.oem.lower())
+
+
+def _wifi(dev: LabDevice) -> dict[str, Any] | None:
+    return next((r for r in dev.radios if r.get("kind") == "wifi"), None)
+
+
+def _xml(body: str) -> Answer:
+    return 200, ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode(), "application/xml"
+
+
+def _not_supported(target: str) -> Answer:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<ResponseStatus version="2.0" xmlns="{NS}">'
+        f"<requestURL>{escape(target)}</requestURL><statusCode>4</statusCode>"
+        "<statusString>Invalid Operation</statusString><subStatusCode>notSupport"
+        "</subStatusCode></ResponseStatus>"
+    )
+    return 403, body.encode(), "application/xml"
+
+
+def _isapi_wireless_element(radio: dict[str, Any], tag: str = "Wireless") -> str:
+    client = radio.get("air_mode", "client") == "client"
+    ssid = str(radio.get("air_ssid") or "") if client else ""
+    return (
+        f'<{tag} version="2.0"><enabled>true</enabled>'
+        f"<wirelessNetworkMode>infrastructure</wirelessNetworkMode><channel>auto</channel>"
+        f"<ssid>{escape(ssid)}</ssid><WirelessSecurity><securityMode>WPA2-personal"
+        f"</securityMode><WPA><algorithmType>AES</algorithmType><sharedKey>{LAB_WIFI_KEY}"
+        f"</sharedKey><wpaKeyLength>{len(LAB_WIFI_KEY)}</wpaKeyLength></WPA>"
+        f"</WirelessSecurity></{tag}>"
+    )
+
+
+def _isapi(dev: LabDevice, path: str, target: str) -> Answer | None:
+    if path != ISAPI and not path.startswith(ISAPI + "/"):
+        return None
+    radio = _wifi(dev)
+    if path == ISAPI:
+        ifaces = [
+            f'<NetworkInterface version="2.0"><id>1</id><IPAddress version="2.0">'
+            f"<ipVersion>v4</ipVersion><addressingType>static</addressingType>"
+            f'<ipAddress>{dev.ip}</ipAddress></IPAddress><Link version="2.0">'
+            f"<MACAddress>{dev.mac}</MACAddress><autoNegotiation>true</autoNegotiation>"
+            f"<speed>0</speed><duplex>full</duplex><MTU>1500</MTU></Link></NetworkInterface>"
+        ]
+        if radio is not None:
+            ifaces.append(
+                f'<NetworkInterface version="2.0"><id>2</id><IPAddress version="2.0">'
+                f"<ipVersion>v4</ipVersion><addressingType>dynamic</addressingType>"
+                f'</IPAddress><Link version="2.0"><MACAddress>{radio["mac"]}</MACAddress>'
+                f"</Link>{_isapi_wireless_element(radio)}</NetworkInterface>"
+            )
+        return _xml(f'<NetworkInterfaceList version="2.0" xmlns="{NS}">{"".join(ifaces)}'
+                    "</NetworkInterfaceList>")  # fmt: skip
+    iid, _, resource = path[len(ISAPI) + 1 :].partition("/")
+    if iid not in (("1", "2") if radio is not None else ("1",)):
+        return 404, b"", "application/xml"
+    if resource not in ("wireless", "wirelessServer") or iid == "1" or radio is None:
+        return _not_supported(target)
+    if resource == "wireless":
+        return _xml(
+            _isapi_wireless_element(radio).replace("<Wireless ", f'<Wireless xmlns="{NS}" ', 1)
+        )
+    ap = radio.get("air_mode") in ("ap", "ap-hidden")
+    ssid = str(radio.get("air_ssid") or radio.get("ssid") or "") if ap else ""
+    hidden = radio.get("air_mode") == "ap-hidden"
+    return _xml(
+        f'<WirelessServer version="2.0" xmlns="{NS}"><wifiApEnabled>{str(ap).lower()}'
+        f"</wifiApEnabled><broadcastEnabled>{str(not hidden).lower()}</broadcastEnabled>"
+        f"<ssid>{escape(ssid)}</ssid><WirelessSecurity><securityMode>WPA2-personal"
+        f"</securityMode><WPA><sharedKey>{LAB_WIFI_KEY}</sharedKey></WPA>"
+        f"</WirelessSecurity></WirelessServer>"
+    )
+
+
+def _dahua(dev: LabDevice, path: str, target: str) -> Answer | None:
+    if path != DAHUA:
+        return None
+    query = dict(p.partition("=")[::2] for p in target.partition("?")[2].split("&"))
+    if query.get("action") != "getConfig":
+        return None
+    radio = _wifi(dev)
+    name = query.get("name")
+    lines: list[str] = []
+    if name == "Network":
+        lines = [
+            "table.Network.DefaultInterface=eth0",
+            f"table.Network.Hostname={dev.name.upper()}",
+            "table.Network.eth0.DhcpEnable=false",
+            f"table.Network.eth0.IPAddress={dev.ip}",
+            "table.Network.eth0.MTU=1500",
+            f"table.Network.eth0.PhysicalAddress={dev.mac}",
+        ]
+        if radio is not None:
+            lines += [
+                f"table.Network.{WIFI_IFACE}.DhcpEnable=true",
+                f"table.Network.{WIFI_IFACE}.MTU=1500",
+                f"table.Network.{WIFI_IFACE}.PhysicalAddress={radio['mac']}",
+            ]
+    elif name == "WLan" and radio is not None:
+        client = radio.get("air_mode", "client") == "client"
+        ssid = str(radio.get("air_ssid") or "") if client else str(radio.get("ssid") or "")
+        w = f"table.WLan.{WIFI_IFACE}"
+        lines = [
+            f"{w}.ConnectEnable={'true' if client else 'false'}",
+            f"{w}.Enable=true", f"{w}.Encryption=On", f"{w}.KeyFlag=true",
+            f"{w}.KeyID=0", f"{w}.KeyType=Hex", f"{w}.Keys[0]={LAB_WIFI_KEY}",
+            f"{w}.LinkEnable=true", f"{w}.LinkMode=Auto", f"{w}.SSID={ssid}",
+        ]  # fmt: skip
+    else:
+        return 400, b"Error\r\nBad Request!\r\n", "text/plain"
+    return 200, ("\r\n".join(lines) + "\r\n").encode(), "text/plain"
+
+
+def answer(dev: LabDevice, path: str, target: str) -> Answer | None:
+    """The vendor API's answer to ``target`` (path and query), or None if not an API URL."""
+    api = api_of(dev)
+    if api == "isapi":
+        return _isapi(dev, path, target)
+    if api == "dahua":
+        return _dahua(dev, path, target)
+    return None
