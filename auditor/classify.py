@@ -305,7 +305,7 @@ def classify(
     raises ConfigError only when shipped data files are broken.
     """
     fps = fingerprints or load_fingerprints()
-    oui_table = oui or load_oui()
+    oui_table = oui if oui is not None else load_oui()  # an empty table is a choice
     oem_db = oem or load_oem()
     by_ip: dict[str, list[Observation]] = defaultdict(list)
     for obs in observations:

@@ -20,7 +20,7 @@ import json
 import logging
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from auditor.model import Observation
 from probes.netinfo import Interface, require_facing, run_ip
@@ -68,8 +68,12 @@ async def sweep(
     *,
     timeout: float = 1.0,
     rounds: int = 2,
+    on_reply: Callable[[str], None] | None = None,
 ) -> list[Observation]:
     """ARP every user host on ``iface``'s subnet; return one ``arp`` observation per reply.
+
+    ``on_reply(ip)`` is called as each host first answers, so the caller can start work
+    on it while the sweep still waits for the silent ones.
 
     Raises :class:`auditor.errors.TargetError` if ``iface`` does not face the targets,
     and :class:`PermissionError` without CAP_NET_RAW (the engine then falls back to
@@ -96,6 +100,8 @@ async def sweep(
                 got = parse_reply(frame)
                 if got and got[0] in wanted and got[0] not in found:
                     found[got[0]] = got[1]
+                    if on_reply is not None:
+                        on_reply(got[0])
 
         loop.add_reader(sock.fileno(), readable)
         try:

@@ -565,7 +565,8 @@ async def probe_onvif(
     except ProbeError as exc:  # WSDL could not load: our fault, still no crash
         error = clip(str(exc))
     finally:
-        await probe.close()
+        # shielded: when the engine cuts the step off, the sessions must still close
+        await asyncio.shield(probe.close())
     data = probe.data
     if error is None:
         info_outcome = data["calls"].get("GetDeviceInformation")

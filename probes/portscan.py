@@ -1,9 +1,10 @@
 """Asyncio TCP connect scan of the camera ports on the hosts the user named.
 
 A connect scan needs no privileges and lets the kernel do retransmits. Sockets are raw
-non-blocking ``socket`` objects driven by ``loop.sock_connect`` (no StreamReader per
-probe), closed with SO_LINGER 0 so thousands of probes leave no TIME_WAIT behind and a
-camera's tiny TCP stack sees one RST instead of a half-open session.
+non-blocking ``socket`` objects driven by loop callbacks (:class:`ConnectPool`: no task
+or StreamReader per probe), closed with SO_LINGER 0 so thousands of probes leave no
+TIME_WAIT behind and a camera's tiny TCP stack sees one RST instead of a half-open
+session.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import resource
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from auditor.model import Observation
 
@@ -58,26 +61,93 @@ class HostResult:
         return bool(self.open) or self.refused > 0
 
 
-async def _connect(ip: str, port: int, timeout: float) -> tuple[str, float]:
-    """Return ("open"|"refused"|"timeout"|"unreachable"|"error:<name>", seconds)."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    start = time.perf_counter()
-    try:
+Verdict = tuple[str, float]  # ("open"|"refused"|"timeout"|"unreachable"|"error:<name>", s)
+
+
+def _verdict(err: int, secs: float) -> Verdict:
+    if err == 0:
+        return "open", secs
+    if err in _REFUSED:
+        return "refused", secs
+    if err in _UNREACHABLE:
+        return "unreachable", secs
+    return f"error:{errno.errorcode.get(err, err)}", 0.0
+
+
+class ConnectPool:
+    """Non-blocking TCP connects driven by loop callbacks, at most ``limit`` in flight.
+
+    No task, future or ``wait_for`` per connect: a socket, a writer callback and a
+    timer. A scan of 250 cameras is some 7,000 connects; with a task per connect the
+    event loop's bookkeeping, not the network, set the pace on a 2-core probe. One pool
+    can be shared by several scans (the engine's ping and per-host port scans), so the
+    whole scan keeps one connection budget. Use it from the event loop's thread only.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.inflight = 0
+        self.waiting: deque[tuple[str, int, float, Callable[[str, float], None]]] = deque()
+        self._pump_scheduled = False
+
+    def submit(
+        self, ip: str, port: int, timeout: float, done: Callable[[str, float], None]
+    ) -> None:
+        """Connect to ``ip:port`` (now or when a slot frees); ``done(verdict, secs)`` after."""
+        self.waiting.append((ip, port, timeout, done))
+        self._kick()
+
+    def _kick(self) -> None:
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        while self.waiting and self.inflight < self.limit:
+            self._start(*self.waiting.popleft())
+
+    def _start(
+        self, ip: str, port: int, timeout: float, done: Callable[[str, float], None]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.inflight += 1
+        start = time.perf_counter()
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as exc:  # EMFILE/ENFILE: a local limit, counted by the caller
+            self._finish(None, _verdict(exc.errno or 0, 0.0), done)
+            return
+        sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
-        await asyncio.wait_for(loop.sock_connect(sock, (ip, port)), timeout)
-        return "open", time.perf_counter() - start
-    except TimeoutError:
-        return "timeout", timeout
-    except OSError as exc:  # connect's own verdicts: refused, unreachable, ...
-        if exc.errno in _REFUSED:
-            return "refused", time.perf_counter() - start
-        if exc.errno in _UNREACHABLE:
-            return "unreachable", time.perf_counter() - start
-        return f"error:{errno.errorcode.get(exc.errno or 0, exc.errno)}", 0.0
-    finally:
-        sock.close()
+        err = sock.connect_ex((ip, port))
+        if err not in (errno.EINPROGRESS, errno.EAGAIN):
+            self._finish(sock, _verdict(err, time.perf_counter() - start), done)
+            return
+        fd = sock.fileno()
+
+        def ready() -> None:
+            loop.remove_writer(fd)
+            timer.cancel()
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            self._finish(sock, _verdict(err, time.perf_counter() - start), done)
+
+        def expire() -> None:
+            loop.remove_writer(fd)
+            self._finish(sock, ("timeout", timeout), done)
+
+        loop.add_writer(fd, ready)
+        timer = loop.call_later(timeout, expire)
+
+    def _finish(
+        self, sock: socket.socket | None, verdict: Verdict, done: Callable[[str, float], None]
+    ) -> None:
+        if sock is not None:
+            sock.close()
+        self.inflight -= 1
+        if self.waiting:
+            self._kick()
+        done(*verdict)
 
 
 async def scan(
@@ -87,25 +157,28 @@ async def scan(
     timeout: float = 1.0,
     concurrency: int = 1024,
     on_host_done: Callable[[HostResult], None] | None = None,
-    semaphore: asyncio.Semaphore | None = None,
+    pool: ConnectPool | None = None,
 ) -> list[HostResult]:
     """Connect-scan every (host, port); return one :class:`HostResult` per host, in order.
 
     ``timeout`` bounds each connect (filtered ports cost exactly that); at most
     ``concurrency`` connects are in flight, bounded by RLIMIT_NOFILE. ``on_host_done``
-    is called as each host's last port finishes (for progress). ``semaphore`` shares
-    one connection budget between concurrent calls (it replaces ``concurrency``).
+    is called as each host's last port finishes (for progress). ``pool`` shares one
+    connection budget between concurrent calls (it replaces ``concurrency``).
     Never raises for a device; a local failure (EMFILE) is counted in ``errors``.
     """
     host_list = list(dict.fromkeys(hosts))
     port_list = sorted(set(ports))
-    sem = semaphore or asyncio.Semaphore(max_concurrency(concurrency))
+    connects = pool or ConnectPool(max_concurrency(concurrency))
     results = {h: HostResult(h) for h in host_list}
     remaining = dict.fromkeys(host_list, len(port_list))
+    left = len(host_list) * len(port_list)
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if left == 0:
+        return [results[h] for h in host_list]
 
-    async def one(ip: str, port: int) -> None:
-        async with sem:
-            verdict, secs = await _connect(ip, port, timeout)
+    def record(ip: str, port: int, verdict: str, secs: float) -> None:
+        nonlocal left
         r = results[ip]
         if verdict == "open":
             r.open.append(port)
@@ -118,9 +191,15 @@ async def scan(
         remaining[ip] -= 1
         if remaining[ip] == 0 and on_host_done is not None:
             on_host_done(r)
+        left -= 1
+        if left == 0 and not finished.done():
+            finished.set_result(None)
 
-    # Port-major order spreads the load: one burst hits each host once, not one host 30x.
-    await asyncio.gather(*(one(h, p) for p in port_list for h in host_list))
+    # ports outer, hosts inner: a host's ports are spread over time, not fired at once
+    for p in port_list:
+        for h in host_list:
+            connects.submit(h, p, timeout, partial(record, h, p))
+    await finished
     for r in results.values():
         r.open.sort()
         if r.errors:

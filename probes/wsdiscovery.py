@@ -20,10 +20,12 @@ error, not expanded), at most 64 KiB per datagram, and only from hosts the user 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
@@ -172,6 +174,84 @@ class _Collector(asyncio.DatagramProtocol):
         log.debug("wsdiscovery socket: %s", exc)
 
 
+#: Receive buffer asked for: a multicast round makes every camera on the segment answer
+#: at once (about 3 KiB of kernel memory per reply).
+RCVBUF_BYTES = 4 << 20
+#: Datagrams read per wake-up, so one flooding device cannot monopolise the loop.
+MAX_READS_PER_WAKEUP = 512
+#: Replies parsed per turn of the loop before the rest of the scan gets its turn.
+MAX_HANDLED_PER_TURN = 64
+
+
+def _grow_rcvbuf(sock: socket.socket, size: int) -> None:
+    """Ask for ``size`` bytes of receive buffer, past net.core.rmem_max when privileged."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except PermissionError:  # no CAP_NET_ADMIN: the sysctl's ceiling applies
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+class _UdpSocket:
+    """A non-blocking UDP socket on the loop that reads every queued datagram per wake-up.
+
+    asyncio's own datagram transport reads ONE datagram per loop iteration. With the
+    port scan keeping the loop busy (an iteration can take tens of milliseconds), the
+    replies of a few hundred cameras then overflow the socket buffer and those cameras
+    look silent. Sends that meet a full buffer wait for it to drain, in order.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, proto: _Collector
+    ) -> None:
+        self.loop, self.sock, self.proto = loop, sock, proto
+        self.backlog: deque[tuple[bytes, tuple[str, int]]] = deque()
+        loop.add_reader(sock.fileno(), self._read)
+
+    def _read(self) -> None:
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):  # drained
+                return
+            except OSError as exc:  # ICMP errors surface here on a UDP socket: harmless
+                self.proto.error_received(exc)
+                continue
+            self.proto.datagram_received(data, addr)
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.backlog:
+            try:
+                self.sock.sendto(data, addr)
+                return
+            except (BlockingIOError, InterruptedError):  # buffer full: queue, send later
+                self.loop.add_writer(self.sock.fileno(), self._flush)
+            except OSError as exc:  # e.g. no route to one target: the others still go
+                self.proto.error_received(exc)
+                return
+        self.backlog.append((data, addr))
+
+    def _flush(self) -> None:
+        while self.backlog:
+            data, addr = self.backlog[0]
+            try:
+                self.sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.proto.error_received(exc)
+            self.backlog.popleft()
+        self.loop.remove_writer(self.sock.fileno())
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+
+
 @dataclass
 class _Sent:
     via: str
@@ -189,6 +269,8 @@ async def discover(
     port: int = WSD_PORT,
     bind: str = "0.0.0.0",
     on_match: Callable[[Observation], None] | None = None,
+    confirmed_later: Iterable[str] = (),
+    confirmations: asyncio.Queue[str] | None = None,
 ) -> list[Observation]:
     """Probe the user's ``hosts`` (unicast) and, on each of ``multicast_ifaces``, the
     multicast group; collect ProbeMatches until ``timeout`` seconds have passed.
@@ -198,21 +280,31 @@ async def discover(
     multicast interface does not face the targets. Replies from hosts the user did not
     name are dropped. ``on_match`` is called with each new endpoint's observation as it
     arrives, so a caller can start on a host before the listening window closes.
+
+    Hosts in ``confirmed_later`` are probed by unicast only once the caller puts them on
+    ``confirmations`` (the engine does that as ARP finds them alive). Unicast to an
+    on-link address makes the kernel resolve it: a /22 of mostly empty addresses would
+    fill the neighbour table ("neighbor table overflow") and then even the router's
+    entry cannot be made, so cameras behind it fall silent. ARP, sent raw, knows first.
     """
     host_list = list(dict.fromkeys(hosts))
     nets = list(networks)
     wanted = set(host_list)
+    later = set(confirmed_later) & wanted if confirmations is not None else set()
+    # unicast targets so far, in order; confirmed hosts join as they come
+    unicast = [h for h in host_list if h not in later]
     mifaces = list(multicast_ifaces)
     for i in mifaces:
         require_facing(i, host_list, nets)  # raises before anything is sent
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    _grow_rcvbuf(sock, RCVBUF_BYTES)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
     sock.bind((bind, 0))
-    transport, proto = await loop.create_datagram_endpoint(_Collector, sock=sock)
+    proto = _Collector()
+    transport = _UdpSocket(loop, sock, proto)
     sent: dict[str, _Sent] = {}
     answered: set[tuple[str, str]] = set()  # (host, probe_type) seen
     by_endpoint: dict[str, Observation] = {}
@@ -221,6 +313,13 @@ async def discover(
     per_host: dict[str, int] = {}
     start = loop.time()
     deadline = start + timeout
+
+    def send_unicast(h: str, ptype: str) -> None:
+        if (h, ptype) in answered or h in floods:  # asking a flooder again drowns others
+            return
+        mid = f"urn:uuid:{uuid.uuid4()}"
+        sent[mid] = _Sent("unicast", ptype, h)
+        transport.sendto(build_probe(mid, ptype), (h, port))
 
     def send_round() -> None:
         for ptype in PROBE_TYPES:
@@ -231,17 +330,25 @@ async def discover(
                     socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(str(iface.address))
                 )
                 transport.sendto(build_probe(mid, ptype), (WSD_MULTICAST, port))
-            for h in host_list:
-                if (h, ptype) in answered or h in floods:  # asking a flooder again drowns others
-                    continue
-                mid = f"urn:uuid:{uuid.uuid4()}"
-                sent[mid] = _Sent("unicast", ptype, h)
-                transport.sendto(build_probe(mid, ptype), (h, port))
+            for h in unicast:
+                send_unicast(h, ptype)
+
+    async def take_confirmations() -> None:
+        assert confirmations is not None
+        while True:
+            h = await confirmations.get()
+            if h in later:
+                later.discard(h)
+                unicast.append(h)  # later rounds ask it again if it stays silent
+                for ptype in PROBE_TYPES:
+                    send_unicast(h, ptype)
 
     def handle(data: bytes, addr: tuple[str, int]) -> None:
         ip = addr[0]
         if ip not in wanted:
             log.debug("wsdiscovery: dropping reply from %s (not a target)", ip)
+            return
+        if ip in floods:  # already past its cap: not worth parsing
             return
         try:
             msg = parse_message(data)
@@ -292,6 +399,7 @@ async def discover(
             if on_match is not None:
                 on_match(by_endpoint[key])
 
+    feeder = asyncio.create_task(take_confirmations()) if later else None
     try:
         n_rounds = max(1, rounds)
         # Rounds spread over the window: a host whose reply the kernel dropped (another
@@ -314,9 +422,20 @@ async def discover(
             except TimeoutError:
                 continue
             handle(data, addr)
+            # Drain what else has arrived now: one datagram per loop iteration would,
+            # on a busy loop (a thousand port-scan connects), leave replies queued
+            # past the window and those hosts waiting for it to close.
+            for _ in range(MAX_HANDLED_PER_TURN):
+                if proto.queue.empty():
+                    break
+                handle(*proto.queue.get_nowait())
             if all((h, p) in answered for h in host_list for p in PROBE_TYPES):
                 break  # every target answered both types: nothing left to wait for
     finally:
+        if feeder is not None:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
         transport.close()
     # an endpoint that parsed makes an earlier garbage datagram from the same host moot
     ok_ips = {o.ip for o in by_endpoint.values()}

@@ -216,7 +216,9 @@ def write_outputs(
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = json_path.with_suffix(json_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=False), encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as fh:
+            # streamed: a 250-camera scan is ~5 MB of JSON, never held as one string
+            json.dump(result.to_dict(), fh, indent=2, sort_keys=False)
         tmp.replace(json_path)
         written.append(json_path)
     if html_path:

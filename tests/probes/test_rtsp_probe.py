@@ -30,7 +30,8 @@ async def test_open_stream_sends_rtp() -> None:
     assert d["frame_decoded"] is None  # not attempted
     assert d["bogus_path_status"] == 404
     methods = [m for m, _ in cam.requests]
-    assert methods[:1] == ["OPTIONS"] and "SETUP" in methods and "PLAY" in methods
+    # OPTIONS runs beside the stream search (its own connection), so its place varies
+    assert {"OPTIONS", "DESCRIBE", "SETUP", "PLAY"} <= set(methods)
 
 
 async def test_yes_to_anything_without_rtp_is_not_a_stream() -> None:
