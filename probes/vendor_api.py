@@ -14,6 +14,12 @@ already serves HTTP(S) on:
 - Dahua CGI: ``/cgi-bin/configManager.cgi?action=getConfig&name=WLan`` (``table.WLan.
   <iface>.Enable / SSID / ConnectEnable / LinkMode``) and ``name=Network``
   (``table.Network.<iface>.PhysicalAddress``).
+- Vendor cloud platform (issue 7), last, so a slow device spends its time on the radios
+  first: ISAPI ``GET /ISAPI/System/Network/EZVIZ`` (Hik-Connect/EZVIZ platform access:
+  ``enabled``, ``registerStatus``, ``serverAddress``, ``bindStatus``; the
+  ``verificationCode`` is a secret and never read) and Dahua
+  ``configManager.cgi?action=getConfig&name=T2UServer`` (the P2P / Easy4IP cloud:
+  ``table.T2UServer.Enable``, some firmware ``table.T2UServer[0].Enable``).
 
 HTTP Digest answers the challenge; Basic is sent only over HTTPS (a Basic password over
 plain HTTP is readable by anyone on the VLAN). Every call's outcome is recorded: ``ok``,
@@ -53,6 +59,9 @@ SSID_CAP = 64
 ISAPI_IFACES = "/ISAPI/System/Network/interfaces"
 DAHUA_WLAN = "/cgi-bin/configManager.cgi?action=getConfig&name=WLan"
 DAHUA_NETWORK = "/cgi-bin/configManager.cgi?action=getConfig&name=Network"
+ISAPI_CLOUD = "/ISAPI/System/Network/EZVIZ"  # Hik-Connect / EZVIZ platform access
+DAHUA_CLOUD = "/cgi-bin/configManager.cgi?action=getConfig&name=T2UServer"  # P2P cloud
+HOST_CAP = 253  # a DNS name is at most 253 characters
 #: maker (as auditor.classify names the board) -> API family
 BOARDS = {"hikvision": "isapi", "dahua": "dahua-cgi"}
 
@@ -267,6 +276,49 @@ def dahua_interfaces(
     return out
 
 
+def parse_isapi_cloud(body: bytes) -> dict[str, Any]:
+    """Return ``{platform, enabled, registered, server, bound, source}`` of an ISAPI
+    ``EZVIZ`` document (Hik-Connect platform access). The ``verificationCode`` (the
+    secret that binds the camera to a cloud account) is never read. Raises
+    :class:`ParseError` for bad XML or another document."""
+    root = parse_xml(body)
+    if _local(root.tag) != "EZVIZ":
+        raise ParseError(f"not an EZVIZ document: <{clip(_local(root.tag), 64)}>")
+    addr = _child(root, "serverAddress")
+    server = None
+    if addr is not None:  # hostName or ipAddress, whichever addressingFormatType names
+        server = _text(addr, "hostName", HOST_CAP) or _text(addr, "ipAddress", 64) or None
+    bind = (_text(root, "bindStatus", 16) or "").lower()
+    return {
+        "platform": "hik-connect",
+        "enabled": _bool(_text(root, "enabled")),
+        "registered": _bool(_text(root, "registerStatus")),
+        "server": server,
+        "bound": True if bind == "bind" else False if bind == "unbind" else None,
+        "source": ISAPI_CLOUD,
+    }
+
+
+def parse_dahua_cloud(body: bytes) -> dict[str, Any]:
+    """Return ``{platform, enabled, source}`` of a Dahua ``T2UServer`` config (the P2P /
+    Easy4IP cloud). Accepts ``table.T2UServer.Enable`` and ``table.T2UServer[0].Enable``;
+    nothing else of the table is kept. Raises :class:`ParseError` for an ``Error`` body or
+    a reply without an ``Enable`` line."""
+    if len(body) > MAX_REPLY:
+        raise ReplyTooLarge(f"reply larger than {MAX_REPLY} bytes")
+    text = body.decode("utf-8", "replace")
+    if text.lstrip().lower().startswith("error"):
+        raise ParseError(clip(" ".join(text.split()), 128))
+    for line in text.splitlines()[:MAX_LINES]:
+        key, sep, value = line.strip().partition("=")
+        if sep and key in ("table.T2UServer.Enable", "table.T2UServer[0].Enable"):
+            enabled = _bool(value)
+            if enabled is None:
+                raise ParseError(f"T2UServer.Enable is not true/false: {clip(value, 32)!r}")
+            return {"platform": "dahua-p2p", "enabled": enabled, "source": DAHUA_CLOUD}
+    raise ParseError("no table.T2UServer.Enable line in the reply")
+
+
 # ---------------------------------------------------------------- network
 
 
@@ -408,6 +460,17 @@ async def _dahua(run: _Run) -> list[dict[str, Any]]:
     return dahua_interfaces(wlan, network)
 
 
+async def _cloud(run: _Run) -> dict[str, Any] | None:
+    """Ask the vendor cloud setting (after the radios: on a slow device they come first)."""
+    if run.calls and all(v == "auth failed" for v in run.calls.values()):
+        return None  # the credential was refused: asking again only feeds a lockout
+    if run.api == "isapi":
+        found: dict[str, Any] | None = await run.call(ISAPI_CLOUD, parse_isapi_cloud)
+    else:
+        found = await run.call(DAHUA_CLOUD, parse_dahua_cloud)
+    return found
+
+
 def _endpoint(mine: list[Observation]) -> tuple[str, int] | None:
     """The host's HTTP(S) port to ask: HTTPS first (Basic is allowed there)."""
     found = [
@@ -429,7 +492,8 @@ async def probe_vendor_api(
     budget: float | None = None,
     fetcher: Callable[[str, int, tuple[str, str]], Fetch] | None = None,
 ) -> list[Observation]:
-    """Ask a Hikvision- or Dahua-board camera's own API about its interfaces and radios.
+    """Ask a Hikvision- or Dahua-board camera's own API about its interfaces and radios,
+    and whether its vendor cloud platform (Hik-Connect, Dahua P2P) is switched on.
 
     ``observations`` are what identification saw on ``ip`` (they name the board and the
     HTTP port). Returns ``[]`` when there is nothing to ask (no credentials, another
@@ -455,7 +519,7 @@ async def probe_vendor_api(
     scheme, port = where
     data: dict[str, Any] = {
         "api": api, "board": dev.oem, "scheme": scheme, "credential_index": None,
-        "calls": {}, "replies": {}, "interfaces": [],
+        "calls": {}, "replies": {}, "interfaces": [], "cloud": None,
     }  # fmt: skip
     error: str | None = None
     deadline = asyncio.get_running_loop().time() + (budget if budget else 2.5 * timeout)
@@ -475,11 +539,12 @@ async def probe_vendor_api(
         run = _Run(fetch, api, timeout, deadline)
         try:
             ifaces = await (_isapi(run) if api == "isapi" else _dahua(run))
+            cloud = await _cloud(run)
         finally:
             if session is not None:
                 # shielded: a step cut off by the engine's bound must still close it
                 await asyncio.shield(session.close())
-        data.update(calls=run.calls, replies=run.replies, interfaces=ifaces)
+        data.update(calls=run.calls, replies=run.replies, interfaces=ifaces, cloud=cloud)
         refused = bool(run.calls) and all(v == "auth failed" for v in run.calls.values())
         if not refused:
             if "ok" in run.calls.values():

@@ -6,6 +6,7 @@ Import this package to register every rule. ``evaluate(devices)`` attaches findi
 
 from __future__ import annotations
 
+import auditor.rules.cloud_platform  # registers (issue 7: vendor cloud platform)
 import auditor.rules.posture
 import auditor.rules.privacy_masks  # registers (issue 7: privacy masks)
 import auditor.rules.radio_vendorapi  # registers (issue 5: vendor APIs)

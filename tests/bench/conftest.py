@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,12 +26,17 @@ def timed(cmd: list[str], timeout: float = 1800) -> dict[str, Any]:
     marker = "__CAMAUDIT_BENCH_MAXRSS_KB="
     full = ["/usr/bin/time", "-f", marker + "%M", *cmd] if os.path.exists("/usr/bin/time") else cmd
     t0 = time.perf_counter()
-    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    stopped = False
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        # the whole group: killing GNU time alone would leave the tool running
+        os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
+        stopped = True
     wall = time.perf_counter() - t0
     rss = None
     lines = err.splitlines()
@@ -38,7 +44,8 @@ def timed(cmd: list[str], timeout: float = 1800) -> dict[str, Any]:
         rss = round(int(lines[-1][len(marker) :]) / 1024, 1)
         err = "\n".join(lines[:-1])
     return {"cmd": " ".join(cmd), "wall_s": round(wall, 3), "rc": proc.returncode,
-            "peak_rss_mib": rss, "stdout": out, "stderr": err[-2000:]}  # fmt: skip
+            "peak_rss_mib": rss, "stopped_at_limit": stopped, "stdout": out,
+            "stderr": err[-2000:]}  # fmt: skip
 
 
 def record(name: str, data: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ KEYS = ["server", "title", "realm", "headers", "paths", "bogus_path_status", "de
         "stream_uris", "dot11", "supported", "status", "ssid", "calls", "capabilities", "auth",
         "describe_status", "rtp_received", "frame_decoded", "sdp", "flows", "peer", "names",
         "kind", "ssids", "role", "tls", "subject", "www_authenticate", "proto", "banner_hex",
-        "clock_offset_s", "users", "analytics", "accepted", "dns_queries", "upnp"]  # fmt: skip
+        "clock_offset_s", "users", "analytics", "accepted", "dns_queries", "upnp",
+        "cloud", "enabled", "source"]  # fmt: skip
 
 _LEAF = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40),

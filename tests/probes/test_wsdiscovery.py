@@ -174,3 +174,62 @@ async def test_multicast_refuses_an_interface_not_facing_targets() -> None:
     finally:
         t.close()
     assert proto.probes == []  # refused before a single datagram left
+
+
+async def test_hosts_confirmed_later_are_probed_only_once_confirmed() -> None:
+    # On-link hosts wait for ARP: unicast to an unconfirmed address would make the kernel
+    # resolve it (a /22 of empty addresses overflows the neighbour table).
+    devs = [
+        await wsd_device("127.0.2.40", PORT, fixture("wsdiscovery", HIK)),
+        await wsd_device("127.0.2.41", PORT, fixture("wsdiscovery", DAHUA)),
+    ]
+    confirmations: asyncio.Queue[str] = asyncio.Queue()
+    hosts = ["127.0.2.40", "127.0.2.41"]
+
+    async def confirm_one_later() -> None:
+        await asyncio.sleep(0.2)
+        confirmations.put_nowait("127.0.2.40")  # .41 is never confirmed (ARP found nobody)
+
+    try:
+        feeder = asyncio.create_task(confirm_one_later())
+        obs = await wsdiscovery.discover(
+            hosts, NET, timeout=0.8, port=PORT,
+            confirmed_later=hosts, confirmations=confirmations,
+        )  # fmt: skip
+        await feeder
+    finally:
+        for t, _p in devs:
+            t.close()
+    assert [o.ip for o in obs] == ["127.0.2.40"]
+    assert devs[0][1].probes, "the confirmed host was probed"
+    assert devs[1][1].probes == [], "an unconfirmed host is never sent to"
+
+
+async def test_a_burst_of_replies_on_a_busy_loop_is_not_lost() -> None:
+    # 150 devices answering at once while other work keeps the loop busy: asyncio's own
+    # datagram transport reads one datagram per loop turn, the socket buffer overflows
+    # and those devices look silent.
+    hosts = [f"127.0.2.{i}" for i in range(100, 250)]
+    uuid = b"544f4e56-494b-4f4e-8000-4419b6a1b2c3"  # one endpoint per device, as in life
+    devs = [
+        await wsd_device(
+            h, PORT, fixture("wsdiscovery", HIK).replace(uuid, uuid[:-3] + f"{i:03d}".encode())
+        )
+        for i, h in enumerate(hosts)
+    ]
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        while not stop.is_set():
+            sum(range(3000))  # some work per loop turn, like a port scan's callbacks
+            await asyncio.sleep(0)
+
+    spinners = [asyncio.create_task(busy()) for _ in range(200)]
+    try:
+        obs = await wsdiscovery.discover(hosts, NET, timeout=1.0, port=PORT)
+    finally:
+        stop.set()
+        await asyncio.gather(*spinners)
+        for t, _p in devs:
+            t.close()
+    assert {o.ip for o in obs if o.error is None} == set(hosts)

@@ -83,6 +83,7 @@ async def test_hikvision_wifi_model_every_call_recorded() -> None:
         f"{ISAPI_IFACES}/1/wireless": "not supported",
         f"{ISAPI_IFACES}/2/wireless": "ok",
         f"{ISAPI_IFACES}/2/wirelessServer": "ok",
+        va.ISAPI_CLOUD: "not supported",  # 404 here; tests/posture/test_cloud_platform.py
     }
     assert d["replies"][f"{ISAPI_IFACES}/1/wireless"]["http_status"] == 403
     wifi = [i for i in d["interfaces"] if i["kind"] == "wifi"]
@@ -99,7 +100,10 @@ async def test_wired_hikvision_says_not_supported() -> None:
     }
     fetcher = device(replies)
     (obs,) = await probe_vendor_api(IP, [hik_http()], credentials=[GOOD], fetcher=fetcher)
-    assert obs.data["calls"] == {ISAPI_IFACES: "ok", f"{ISAPI_IFACES}/1/wireless": "not supported"}
+    assert obs.data["calls"] == {
+        ISAPI_IFACES: "ok", f"{ISAPI_IFACES}/1/wireless": "not supported",
+        va.ISAPI_CLOUD: "not supported",
+    }  # fmt: skip
     assert [i["kind"] for i in obs.data["interfaces"]] == ["ethernet"]
     assert f"{ISAPI_IFACES}/1/wirelessServer" not in fetcher.asked  # type: ignore[attr-defined]
 
@@ -112,7 +116,7 @@ async def test_dahua_wifi_and_wired_models() -> None:
     }
     (obs,) = await probe_vendor_api(IP, [dahua_http()], credentials=[GOOD], fetcher=device(replies))
     assert obs.data["api"] == "dahua-cgi" and obs.data["calls"] == {
-        DAHUA_NETWORK: "ok", DAHUA_WLAN: "ok"
+        DAHUA_NETWORK: "ok", DAHUA_WLAN: "ok", va.DAHUA_CLOUD: "not supported"
     }  # fmt: skip
     assert [(i["id"], i["kind"]) for i in obs.data["interfaces"]] == [
         ("eth0", "ethernet"), ("eth2", "wifi")

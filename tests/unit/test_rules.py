@@ -188,6 +188,15 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
                                                 "entry": "axis-root-pass", "via": "onvif"})],
         [AXIS, Observation("defaultcreds", IP, {"accepted": False, "attempts": 1})],
     ),
+    # issue 7: the vendor API says the cloud platform is on (tests/posture/test_cloud_platform.py)
+    "CAM-PRIV-CLOUD-PLATFORM": (
+        [HIK, Observation("vendor_api", IP, {"api": "isapi", "calls": {
+            "/ISAPI/System/Network/EZVIZ": "ok"}, "cloud": {"platform": "hik-connect",
+            "enabled": True, "source": "/ISAPI/System/Network/EZVIZ"}}, port=80)],
+        [HIK, Observation("vendor_api", IP, {"api": "isapi", "calls": {
+            "/ISAPI/System/Network/EZVIZ": "ok"}, "cloud": {"platform": "hik-connect",
+            "enabled": False, "source": "/ISAPI/System/Network/EZVIZ"}}, port=80)],
+    ),
 }  # fmt: skip
 
 # Rules that need a site policy; tested with one in tests/posture/test_policy.py.

@@ -29,7 +29,8 @@ SCAN_RULES = (
     "CAM-EXP-RTSP-ANYPATH", "CAM-EXP-RTSP-NOAUTH", "CAM-EXP-SSH", "CAM-EXP-TELNET",
     "CAM-EXP-UPNP", "CAM-ID-LABEL-MISMATCH", "CAM-ID-OEM-REBRAND", "CAM-POL-NDAA-889",
     "CAM-PRIV-ANALYTICS",
-    "CAM-PRIV-AUDIO", "CAM-PRIV-NO-MASKS", "CAM-RADIO-CELLULAR", "CAM-RADIO-WIFI-IFACE",
+    "CAM-PRIV-AUDIO", "CAM-PRIV-CLOUD-PLATFORM",
+    "CAM-PRIV-NO-MASKS", "CAM-RADIO-CELLULAR", "CAM-RADIO-WIFI-IFACE",
     "CAM-RADIO-ONVIF-OMITS", "CAM-RADIO-OWN-AP",
     "CAM-VULN-CVE", "CAM-VULN-KEV",
 )  # fmt: skip
@@ -127,10 +128,13 @@ def vendor_api_readable(dev: LabDevice) -> bool:
 
 def _vendor_api_rules(dev: LabDevice, onvif_ok: bool) -> set[str]:
     """What the vendor API adds (camlab.services.vendorapi): it lists the Wi-Fi
-    interface, hidden from ONVIF or not, and ISAPI tells its access point."""
+    interface, hidden from ONVIF or not, ISAPI tells its access point, and both say
+    whether the vendor cloud platform is on."""
     from .services.vendorapi import api_of
 
     out: set[str] = set()
+    if vendor_api_readable(dev) and dev.http.get("cloud_platform"):
+        out.add("CAM-PRIV-CLOUD-PLATFORM")  # ISAPI EZVIZ enabled / Dahua T2UServer.Enable
     wifi = next((r for r in dev.radios if r.get("kind") == "wifi"), None)
     if wifi is None or not vendor_api_readable(dev):
         return out

@@ -32,6 +32,9 @@ Shapes written into the device (the services read them, the truth reports them):
 - ``onvif["masks"]``: ``[{"token", "type", "enabled", "polygon": [[x, y], ...]}]``, the
   privacy masks Media2 GetMasks lists (only on profiles whose ``[onvif]`` has
   ``media2 = true``); empty = none defined.
+- ``http["cloud_platform"] = True``: the vendor cloud platform is switched on (Hik-Connect
+  on Hikvision boards, P2P on Dahua boards; camlab.services.vendorapi answers ISAPI
+  ``/ISAPI/System/Network/EZVIZ`` and Dahua ``getConfig&name=T2UServer`` from it).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from xml.sax.saxutils import escape
 
 from .spec import LabDevice
 
+#: boards whose vendor API (camlab.services.vendorapi) carries a cloud platform setting
+CLOUD_BOARDS = ("hikvision", "dahua")
 #: feature name -> does it apply to this device (its profile must also give a share)
 FEATURES: dict[str, Callable[[LabDevice], bool]] = {
     "onvif_anonymous": lambda d: d.onvif is not None,
@@ -59,6 +64,9 @@ FEATURES: dict[str, Callable[[LabDevice], bool]] = {
     # last: a feature added at the end never shifts the draws of the ones before it
     "privacy_masks": lambda d: d.onvif is not None and bool(d.onvif.get("media2")),
     "upnp_ssdp": lambda d: bool(d.http),
+    "cloud_platform": lambda d: (
+        d.kind == "camera" and bool(d.http) and d.oem.lower() in CLOUD_BOARDS
+    ),
 }
 UPNP_PATH = "/upnp/device.xml"
 MASK_TYPES = ("Color", "Pixelated", "Blurred")  # tr2:MaskType (ONVIF Media2)
@@ -99,6 +107,8 @@ def apply(dev: LabDevice, feature: str, cfg: dict[str, Any], rng: random.Random)
     elif feature == "upnp_ssdp" and dev.http and not dev.http.get("ssdp"):
         dev.http["ssdp"] = {"path": UPNP_PATH}
         dev.http["pages"] = [*dev.http.get("pages", []), _upnp_page(dev)]
+    elif feature == "cloud_platform" and dev.http:
+        dev.http["cloud_platform"] = True
     elif feature == "privacy_masks" and onvif is not None and not onvif.get("masks"):
         # one or two rectangles over the frame's edge (a neighbour's window, a garden)
         onvif["masks"] = [
@@ -154,6 +164,7 @@ def has(dev: LabDevice, feature: str) -> bool:
         "rtsp_open": lambda: (dev.rtsp or {}).get("auth") == "none",
         "privacy_masks": lambda: any(m.get("enabled") for m in onvif.get("masks") or []),
         "upnp_ssdp": lambda: bool(dev.http.get("ssdp")),
+        "cloud_platform": lambda: bool(dev.http.get("cloud_platform")),
     }
     if feature in _PORTS:
         return any(

@@ -15,6 +15,11 @@ it. Answers are built on request from the device (nothing is stored per camera):
   ``name=Network`` (``table.<name>.<iface>.<Key>=value`` lines); a device without Wi-Fi
   answers ``name=WLan`` with ``Error`` (HTTP 400), as Dahua firmware does for a config it
   does not have.
+- The vendor cloud platform (``camlab.features`` ``cloud_platform``): ISAPI ``GET
+  /ISAPI/System/Network/EZVIZ`` (Hik-Connect: ``enabled``, ``registerStatus`` -- false:
+  the lab has no internet, so the platform never confirms a registration --
+  ``serverAddress``, ``verificationCode``, ``bindStatus``) and Dahua ``name=T2UServer``
+  (``table.T2UServer.Enable``). Every Hikvision/Dahua-board camera answers, on or off.
 
 Every answer needs the HTTP authentication of the admin page (Digest in the profiles).
 """
@@ -28,6 +33,9 @@ from ..spec import LabDevice
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 ISAPI = "/ISAPI/System/Network/interfaces"
+ISAPI_CLOUD = "/ISAPI/System/Network/EZVIZ"
+#: a lab-only Hik-Connect verification code: a scanner must never copy it into a report
+LAB_CLOUD_CODE = "lab-vcode-0000"
 DAHUA = "/cgi-bin/configManager.cgi"
 WIFI_IFACE = "eth2"  # Dahua names its Wi-Fi interface eth2
 #: a lab-only Wi-Fi key: a scanner must never copy it into a report
@@ -74,7 +82,20 @@ def _isapi_wireless_element(radio: dict[str, Any], tag: str = "Wireless") -> str
     )
 
 
+def _isapi_cloud(dev: LabDevice) -> Answer:
+    on = bool(dev.http.get("cloud_platform"))
+    return _xml(
+        f'<EZVIZ version="2.0" xmlns="{NS}"><enabled>{str(on).lower()}</enabled>'
+        "<registerStatus>false</registerStatus><redirect>true</redirect><serverAddress>"
+        "<addressingFormatType>hostname</addressingFormatType><hostName>dev.hik-connect.com"
+        f"</hostName></serverAddress><verificationCode>{LAB_CLOUD_CODE if on else ''}"
+        f"</verificationCode><bindStatus>unbind</bindStatus></EZVIZ>"
+    )
+
+
 def _isapi(dev: LabDevice, path: str, target: str) -> Answer | None:
+    if path == ISAPI_CLOUD:
+        return _isapi_cloud(dev)
     if path != ISAPI and not path.startswith(ISAPI + "/"):
         return None
     radio = _wifi(dev)
@@ -150,6 +171,8 @@ def _dahua(dev: LabDevice, path: str, target: str) -> Answer | None:
             f"{w}.KeyID=0", f"{w}.KeyType=Hex", f"{w}.Keys[0]={LAB_WIFI_KEY}",
             f"{w}.LinkEnable=true", f"{w}.LinkMode=Auto", f"{w}.SSID={ssid}",
         ]  # fmt: skip
+    elif name == "T2UServer":
+        lines = [f"table.T2UServer.Enable={str(bool(dev.http.get('cloud_platform'))).lower()}"]
     else:
         return 400, b"Error\r\nBad Request!\r\n", "text/plain"
     return 200, ("\r\n".join(lines) + "\r\n").encode(), "text/plain"
