@@ -88,6 +88,10 @@ arch_check() {
 install_packages() {
     real || return 0
     local pkgs=(python3 python3-venv python3-pip iproute2 ca-certificates)
+    if [ "$ROLE" = server ]; then
+        # WeasyPrint (the dashboard's PDF report) loads Pango and HarfBuzz at run time.
+        pkgs+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+    fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${pkgs[@]}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -21,7 +23,7 @@ def make_engine(settings: Settings) -> Engine:
         if url in ("sqlite://", "sqlite:///:memory:"):
             raise StorageError("an in-memory SQLite database is not supported; use a file")
         if settings.database_url is None:
-            settings.ensure_data_dir()
+            _create_private(settings.ensure_data_dir() / "camaudit.db")
         engine = create_engine(url, connect_args={"check_same_thread": False})
         busy_ms = settings.sqlite_busy_timeout_ms
 
@@ -39,6 +41,21 @@ def make_engine(settings: Settings) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does, under any umask.
+
+    SQLite gives the -wal and -shm files the database file's mode, so all three stay
+    private even when an admin runs ``camaudit user add`` with a login umask of 022.
+    An existing file is left alone (its mode is the admin's choice).
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except OSError as exc:  # read-only or full data directory, no permission
+        raise StorageError(f"cannot create the database file {path}: {exc}") from exc
 
 
 def init_db(engine: Engine, auto_migrate: bool = True) -> None:

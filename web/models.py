@@ -376,6 +376,10 @@ class ProbeStatus(SQLModel, table=True):
     outbox_depth: int | None = None
     quarantined: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
+    # How often the probe says it calls in, and its shortest local schedule (migration
+    # 0006): a probe polling every 10 minutes is silent only after 3 polls missed.
+    poll_interval_s: float | None = None
+    schedule_period_s: float | None = None
 
 
 class ProbeAlert(SQLModel, table=True):

@@ -1,9 +1,11 @@
 """Probe health: record what each probe says about itself, and notice when one goes quiet.
 
 Every request a probe makes (job pull, ingest, job done) carries ``X-Camaudit-*`` headers
-(version, outbox depth, quarantined files, last error; see docs/api.md). They are
-validated and kept in one :class:`~web.models.ProbeStatus` row per probe. A probe not
-heard from for ``Settings.probe_silent_after_s`` is *silent*: :func:`sweep` opens a
+(version, outbox depth, quarantined files, last error, poll interval; see docs/api.md).
+They are validated and kept in one :class:`~web.models.ProbeStatus` row per probe. A
+probe not heard from for its threshold (:func:`silent_after`: the server-wide
+``Settings.probe_silent_after_s``, or three of its own reported poll intervals when that
+is longer) is *silent*: :func:`sweep` opens a
 :class:`~web.models.ProbeAlert` and writes ``probe.silent`` to the audit log; the next
 contact closes the alert (``probe.contact_resumed``). Sweeps run in the background and
 whenever the probes page, the overview or ``/metrics`` is read.
@@ -35,9 +37,17 @@ H_VERSION = "x-camaudit-probe-version"
 H_DEPTH = "x-camaudit-outbox-depth"
 H_QUARANTINED = "x-camaudit-quarantined"
 H_ERROR = "x-camaudit-last-error"
+H_POLL = "x-camaudit-poll-interval"
+H_SCHEDULE = "x-camaudit-schedule-period"
 
 _VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,49}")
 _COUNT_RE = re.compile(r"[0-9]{1,9}")  # a billion queued scans is not a real outbox
+# Seconds, as a decimal number. Up to a week: a longer poll interval would let a dead
+# probe go unnoticed for weeks, so it is refused (logged) and the server-wide one applies.
+_SECONDS_RE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,3})?")
+MAX_PERIOD_S = 7 * 86400.0
+# Missed polls before a probe is silent (when that is longer than the server-wide wait).
+MISSED_POLLS = 3
 MAX_ERROR = 500
 RESOLVED_SHOWN = 50
 
@@ -52,6 +62,8 @@ class Health:
     outbox_depth: int | None = None
     quarantined: int | None = None
     last_error: str | None = None
+    poll_interval_s: float | None = None
+    schedule_period_s: float | None = None
     invalid: tuple[str, ...] = ()  # names of headers that were sent but refused
 
 
@@ -76,6 +88,8 @@ def parse_health(headers: Mapping[str, str]) -> Health:
     version = pick(H_VERSION, _VERSION_RE)
     depth = pick(H_DEPTH, _COUNT_RE)
     quarantined = pick(H_QUARANTINED, _COUNT_RE)
+    poll = _seconds(pick(H_POLL, _SECONDS_RE), H_POLL, invalid)
+    schedule = _seconds(pick(H_SCHEDULE, _SECONDS_RE), H_SCHEDULE, invalid)
     error = headers.get(H_ERROR)
     if error is not None:
         # Shown on a page and in JSON: printable ASCII only, bounded.
@@ -85,8 +99,31 @@ def parse_health(headers: Mapping[str, str]) -> Health:
         outbox_depth=int(depth) if depth is not None else None,
         quarantined=int(quarantined) if quarantined is not None else None,
         last_error=error,
+        poll_interval_s=poll,
+        schedule_period_s=schedule,
         invalid=tuple(invalid),
     )
+
+
+def _seconds(value: str | None, name: str, invalid: list[str]) -> float | None:
+    """A period the regex let through, or None (and ``name`` in ``invalid``) when it is
+    zero or longer than :data:`MAX_PERIOD_S`."""
+    if value is None:
+        return None
+    seconds = float(value)
+    if 0 < seconds <= MAX_PERIOD_S:
+        return seconds
+    invalid.append(name)
+    return None
+
+
+def silent_after(default_s: float, poll_interval_s: float | None) -> float:
+    """How long a probe may stay quiet: the server-wide wait, or :data:`MISSED_POLLS` of
+    its own poll intervals when those are longer (a probe polling every 10 minutes is
+    not silent after 5). A probe that never reported its interval gets the default."""
+    if poll_interval_s is None:
+        return default_s
+    return max(default_s, MISSED_POLLS * poll_interval_s)
 
 
 def record_contact(
@@ -118,6 +155,8 @@ def record_contact(
         status.outbox_depth = health.outbox_depth
         status.quarantined = health.quarantined
         status.last_error = health.last_error
+        status.poll_interval_s = health.poll_interval_s
+        status.schedule_period_s = health.schedule_period_s
         session.add(status)
         for alert in _open_alerts_of(session, probe.id):
             alert.resolved_at = now
@@ -144,22 +183,25 @@ def _open_alerts_of(session: Session, probe_id: int) -> list[ProbeAlert]:
 
 
 def sweep(session: Session, settings: Settings, now: float | None = None) -> list[ProbeAlert]:
-    """Open an alert for each active probe silent past the threshold; return the new ones.
+    """Open an alert for each active probe silent past its threshold; return the new ones.
 
     Also closes open alerts of probes that were revoked since (a revoked probe is
     expected to be quiet). Commits; raises SQLAlchemyError when the database refuses.
     """
     now = time.time() if now is None else now
-    threshold = settings.probe_silent_after_s
+    default = settings.probe_silent_after_s
+    # Every probe's threshold is at least the default: the query narrows by that, the
+    # loop applies each probe's own.
     rows = session.exec(
         select(Probe, ProbeStatus)
         .join(ProbeStatus, col(ProbeStatus.probe_id) == Probe.id)
-        .where(col(Probe.revoked).is_(False), ProbeStatus.last_contact < now - threshold)
+        .where(col(Probe.revoked).is_(False), ProbeStatus.last_contact < now - default)
     ).all()
     raised: list[ProbeAlert] = []
     for probe, status in rows:
         assert probe.id is not None
-        if _open_alerts_of(session, probe.id):
+        threshold = silent_after(default, status.poll_interval_s)
+        if now - status.last_contact <= threshold or _open_alerts_of(session, probe.id):
             continue
         alert = ProbeAlert(
             probe_id=probe.id,
@@ -230,6 +272,10 @@ class ProbeHealth(BaseModel):
     state: State
     last_contact: float | None = None
     silent_for_s: float | None = None  # set while state == "silent"
+    # This probe's own threshold (see silent_after) and the periods it reported.
+    silent_after_s: float
+    poll_interval_s: float | None = None
+    schedule_period_s: float | None = None
     address: str | None = None
     version: str | None = None
     outbox_depth: int | None = None
@@ -279,7 +325,10 @@ def probe_health(
         .order_by(Probe.name)
     ).all():
         assert probe.id is not None
-        state = _state(probe, status, now, settings.probe_silent_after_s)
+        threshold = silent_after(
+            settings.probe_silent_after_s, status.poll_interval_s if status else None
+        )
+        state = _state(probe, status, now, threshold)
         row = ProbeHealth(
             id=probe.id,
             name=probe.name,
@@ -289,6 +338,7 @@ def probe_health(
             created_at=probe.created_at,
             last_seen_at=probe.last_seen_at,
             state=state,
+            silent_after_s=threshold,
         )
         if status is not None:
             row.last_contact = status.last_contact
@@ -297,6 +347,8 @@ def probe_health(
             row.outbox_depth = status.outbox_depth
             row.quarantined = status.quarantined
             row.last_error = status.last_error
+            row.poll_interval_s = status.poll_interval_s
+            row.schedule_period_s = status.schedule_period_s
             if state == "silent":
                 row.silent_for_s = round(now - status.last_contact, 1)
         out.append(row)

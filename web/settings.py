@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     # Requests a probe token may make per minute (ingest, jobs); 429 past it.
     probe_rate_per_minute: int = Field(default=120, ge=1)
     # A probe not heard from for this long is "silent": an alert, /metrics, the overview.
-    # Set it to a few times the probes' poll_interval (or their schedule, if they only
-    # call in to deliver); the default suits probes that poll every minute or so.
+    # A probe that reports its poll interval gets max(this, 3 x that interval)
+    # (web.probe_health.silent_after), so a slow-polling probe needs no change here.
     probe_silent_after_s: float = Field(default=7200.0, gt=0)
     # How often the server itself checks for silent probes (0: only when pages are read).
     probe_sweep_interval_s: float = Field(default=60.0, ge=0)

@@ -116,7 +116,13 @@ class Agent:
             "X-Camaudit-Outbox-Depth": str(len(self.outbox) + len(self.unsaved)),
             # Files set aside (corrupt, or refused by the server): someone must look.
             "X-Camaudit-Quarantined": str(len(self.outbox.quarantined())),
+            # How often it calls in, so the server waits for three missed polls (not
+            # just its own default) before it calls this probe silent.
+            "X-Camaudit-Poll-Interval": _seconds(self.cfg.poll_interval),
         }
+        if self.cfg.schedules:
+            shortest = min(sch.every for sch in self.cfg.schedules)
+            h["X-Camaudit-Schedule-Period"] = _seconds(shortest)
         if self.last_error:
             # Header values must be printable ASCII without edge whitespace (h11 refuses).
             text = "".join(c if " " <= c <= "~" else "?" for c in self.last_error)
@@ -349,6 +355,11 @@ class Agent:
             left = len(self.outbox) + len(self.unsaved)
             if left:
                 log.warning("%d result(s) not yet delivered stay in %s", left, self.outbox.dir)
+
+
+def _seconds(value: float) -> str:
+    """Seconds as docs/api.md has them: a plain decimal, at most 3 decimals, no exponent."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def _sid(scan: dict[str, Any]) -> str:

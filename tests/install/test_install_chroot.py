@@ -1,5 +1,6 @@
 """deploy/install.sh on a clean Debian bookworm: debootstrap a minimal system in a chroot,
-install the probe role for real (packages, user, venv, units), check it, uninstall it.
+install the probe role and then the server role for real (packages, user, venv, units),
+run the server's camaudit as its service user, check both, uninstall them.
 
 Everything lives in one temp dir under /var/tmp and is unmounted and removed at the end;
 nothing outside it is touched. The chroot shares the host's network only to reach the
@@ -134,9 +135,42 @@ def _wheelhouse(dest: Path) -> Path:
     return wheel
 
 
+def unit_environment(unit: Path, root: Path) -> dict[str, str]:
+    """The environment systemd gives ``unit``'s service: its Environment= lines, then
+    its EnvironmentFile= (read under ``root``), which overrides them, as systemd does."""
+    env: dict[str, str] = {}
+    files = []
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key == "Environment":
+            name, _, val = value.partition("=")
+            env[name] = val
+        elif key == "EnvironmentFile":
+            files.append(value.lstrip("-"))
+    for f in files:
+        for line in (root / f.lstrip("/")).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                name, _, val = line.partition("=")
+                env[name.strip()] = val.strip()
+    return env
+
+
+def _verify_unit(root: Path, name: str) -> None:
+    """``systemd-analyze verify`` on an installed unit against the chroot's own systemd
+    units and real venv: no error and no warning (a misspelt option is only a warning)."""
+    v = _run("systemd-analyze", f"--root={root}", "verify", f"{root}/etc/systemd/system/{name}",
+             check=False)  # fmt: skip
+    assert v.returncode == 0 and not v.stderr.strip(), v.stderr
+
+
+def _modes(chroot: Chroot, *paths: str) -> list[str]:
+    return chroot.run("stat", "-c", "%a %U:%G", *paths).stdout.split("\n")[: len(paths)]
+
+
 @pytest.mark.needs_root
 @pytest.mark.slow
-def test_probe_install_on_clean_debian(chroot: Chroot) -> None:
+def test_install_both_roles_on_clean_debian(chroot: Chroot) -> None:
+    """One chroot, both roles (one box may be both): probe, then server, then removal."""
     t0 = time.monotonic()
     mirror = host_mirror()
     chroot.bootstrap(mirror)
@@ -147,8 +181,8 @@ def test_probe_install_on_clean_debian(chroot: Chroot) -> None:
     shutil.copytree(REPO / "deploy", chroot.root / "srv/camaudit/deploy", ignore=COPY_IGNORE)
     shutil.copytree(REPO / "docs", chroot.root / "srv/camaudit/docs")
     install = "/srv/camaudit/deploy/install.sh"
-    r = chroot.run("bash", install, "--role", "probe", "--source", f"/srv/wheels/{wheel.name}",
-                   "--wheels", "/srv/wheels", timeout=900)  # fmt: skip
+    source = ("--source", f"/srv/wheels/{wheel.name}", "--wheels", "/srv/wheels")
+    r = chroot.run("bash", install, "--role", "probe", *source, timeout=900)
     t_install = time.monotonic()
     assert "systemd is not running here" in r.stdout, r.stdout
     assert "installed and enabled, not started" in r.stdout
@@ -160,33 +194,76 @@ def test_probe_install_on_clean_debian(chroot: Chroot) -> None:
     version = chroot.run("/opt/camaudit/venv/bin/camaudit", "--version").stdout
     assert re.search(r"\d+\.\d+", version), version
     # Private config and data, owned as the units expect.
-    stat = chroot.run("stat", "-c", "%a %U:%G", "/etc/camaudit", "/etc/camaudit/probe.toml",
-                      "/var/lib/camaudit/probe").stdout.split("\n")  # fmt: skip
-    assert stat[:3] == ["750 root:camaudit", "640 root:camaudit", "750 camaudit:camaudit"], stat
-    unit = chroot.root / "etc/systemd/system/camaudit-probe.service"
-    wants = chroot.root / "etc/systemd/system/multi-user.target.wants/camaudit-probe.service"
-    assert unit.is_file() and wants.is_symlink()
+    stat = _modes(chroot, "/etc/camaudit", "/etc/camaudit/probe.toml", "/var/lib/camaudit/probe")
+    assert stat == ["750 root:camaudit", "640 root:camaudit", "750 camaudit:camaudit"], stat
+    units = chroot.root / "etc/systemd/system"
+    probe_unit = units / "camaudit-probe.service"
+    probe_wants = units / "multi-user.target.wants/camaudit-probe.service"
+    assert probe_unit.is_file() and probe_wants.is_symlink()
     assert (chroot.root / "etc/systemd/journald.conf.d/50-camaudit.conf").is_file()
+    _verify_unit(chroot.root, "camaudit-probe.service")
 
-    # The units as installed, against the chroot's own systemd units and real venv.
-    for name in ("camaudit-probe.service",):
-        v = _run("systemd-analyze", f"--root={chroot.root}", "verify",
-                 f"{chroot.root}/etc/systemd/system/{name}", check=False)  # fmt: skip
-        assert v.returncode == 0 and not v.stderr.strip(), v.stderr
+    # The server role on the same box: the venv is reused, the probe's files stay.
+    r = chroot.run("bash", install, "--role", "server", *source, timeout=900)
+    t_server = time.monotonic()
+    assert "camaudit-server.service" in r.stdout and "not started" in r.stdout, r.stdout
+    server_unit = units / "camaudit-server.service"
+    server_wants = units / "multi-user.target.wants/camaudit-server.service"
+    assert server_unit.is_file() and server_wants.is_symlink() and probe_wants.is_symlink()
+    _verify_unit(chroot.root, "camaudit-server.service")
+    stat = _modes(chroot, "/etc/camaudit/server.env", "/var/lib/camaudit/server")
+    assert stat == ["640 root:camaudit", "750 camaudit:camaudit"], stat
+
+    # camaudit as the service runs it: the dedicated user, the unit's environment
+    # (CAMAUDIT_ENV=production, the generated secret, CAMAUDIT_DATA_DIR) and its SQLite.
+    env = unit_environment(server_unit, chroot.root)
+    assert env["CAMAUDIT_ENV"] == "production" and len(env["CAMAUDIT_SECRET_KEY"]) >= 32
+    data = env["CAMAUDIT_DATA_DIR"]
+    assert data == "/var/lib/camaudit/server"
+    home = chroot.run("getent", "passwd", "camaudit").stdout.split(":")[5]  # as systemd sets it
+    as_user = ("runuser", "-u", "camaudit", "--", "env", f"HOME={home}",
+               *(f"{k}={v}" for k, v in env.items()))  # fmt: skip
+    camaudit = "/opt/camaudit/venv/bin/camaudit"
+    assert "--port" in chroot.run(*as_user, camaudit, "serve", "--help").stdout
+    r = chroot.run(*as_user, camaudit, "db", "upgrade")
+    assert "migrated from empty to" in r.stdout, r.stdout
+    assert "already at revision" in chroot.run(*as_user, camaudit, "db", "upgrade").stdout
+    assert "up to date" in chroot.run(*as_user, camaudit, "db", "status").stdout
+    # The app itself starts in production with that secret and database, and the
+    # PDF report's native libraries (Pango, HarfBuzz, a font) are there for WeasyPrint.
+    check = (
+        "from web.app import create_app; create_app()\n"
+        "from weasyprint import HTML\n"
+        "assert HTML(string='<h1>Audit</h1>').write_pdf().startswith(b'%PDF')"
+    )
+    chroot.run(*as_user, "/opt/camaudit/venv/bin/python", "-c", check, timeout=120)
+    # A login umask of 022 must not leave the database readable by the group.
+    db = f"{data}/camaudit.db"
+    assert _modes(chroot, db) == ["600 camaudit:camaudit"]
+    wal = chroot.root / db.lstrip("/")
+    for side in (wal.with_name("camaudit.db-wal"), wal.with_name("camaudit.db-shm")):
+        if side.exists():
+            assert side.stat().st_mode & 0o077 == 0, side
+    t_checks = time.monotonic()
 
     r = chroot.run("bash", install, "--uninstall")
     assert "kept /etc/camaudit" in r.stdout
-    assert not unit.exists() and not wants.is_symlink()
+    for path in (probe_unit, probe_wants, server_unit, server_wants):
+        assert not path.exists() and not path.is_symlink(), path
     assert not (chroot.root / "opt/camaudit").exists()
-    assert (chroot.root / "etc/camaudit/probe.toml").exists()  # config and results stay
+    for kept in ("etc/camaudit/probe.toml", "etc/camaudit/server.env", db.lstrip("/")):
+        assert (chroot.root / kept).exists(), kept  # config and results stay
     chroot.run("bash", install, "--uninstall", "--purge")
     assert not (chroot.root / "etc/camaudit").exists()
+    assert not (chroot.root / "var/lib/camaudit").exists()
     assert chroot.run("getent", "passwd", "camaudit", check=False).returncode == 2
+    assert chroot.run("getent", "group", "camaudit", check=False).returncode == 2
     t_end = time.monotonic()
     log.warning(
-        "clean-Debian install: debootstrap %.0f s, wheels + install %.0f s, checks %.0f s, "
-        "total %.0f s (mirror %s)", t_boot - t0, t_install - t_boot, t_end - t_install,
-        t_end - t0, mirror,
+        "clean-Debian install: debootstrap %.0f s, wheels + probe install %.0f s, "
+        "server install %.0f s, server checks %.0f s, removal %.0f s, total %.0f s "
+        "(mirror %s)", t_boot - t0, t_install - t_boot, t_server - t_install,
+        t_checks - t_server, t_end - t_checks, t_end - t0, mirror,
     )  # fmt: skip
 
 
