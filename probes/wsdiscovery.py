@@ -333,6 +333,8 @@ async def discover(
             for h in unicast:
                 send_unicast(h, ptype)
 
+    retries: list[asyncio.TimerHandle] = []
+
     async def take_confirmations() -> None:
         assert confirmations is not None
         while True:
@@ -342,6 +344,9 @@ async def discover(
                 unicast.append(h)  # later rounds ask it again if it stays silent
                 for ptype in PROBE_TYPES:
                     send_unicast(h, ptype)
+                    # and once more after a gap, like every host gets a second round
+                    # (send_unicast skips a type already answered)
+                    retries.append(loop.call_later(gap, send_unicast, h, ptype))
 
     def handle(data: bytes, addr: tuple[str, int]) -> None:
         ip = addr[0]
@@ -399,12 +404,12 @@ async def discover(
             if on_match is not None:
                 on_match(by_endpoint[key])
 
+    n_rounds = max(1, rounds)
+    # Rounds spread over the window: a host whose reply the kernel dropped (another
+    # device flooding our socket buffer) is asked again once the flood has drained.
+    gap = timeout / (n_rounds + 1)
     feeder = asyncio.create_task(take_confirmations()) if later else None
     try:
-        n_rounds = max(1, rounds)
-        # Rounds spread over the window: a host whose reply the kernel dropped (another
-        # device flooding our socket buffer) is asked again once the flood has drained.
-        gap = timeout / (n_rounds + 1)
         next_round = start
         done_rounds = 0
         while True:
@@ -432,6 +437,8 @@ async def discover(
             if all((h, p) in answered for h in host_list for p in PROBE_TYPES):
                 break  # every target answered both types: nothing left to wait for
     finally:
+        for retry in retries:
+            retry.cancel()
         if feeder is not None:
             feeder.cancel()
             with contextlib.suppress(asyncio.CancelledError):

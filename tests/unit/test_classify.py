@@ -107,6 +107,19 @@ def test_xiongmai_white_label() -> None:
     assert not any(e.source == "oui" and e.claim for e in dev.evidence)
 
 
+def test_counterfeit_label_seen_without_a_login() -> None:
+    # A Xiongmai board sold as Hikvision whose ONVIF refuses the operator's password (it
+    # still has the vendor default): the web UI's title is the label the buyer sees.
+    obs = [
+        arp(IP, "fe:e0:3a:a6:59:48"),
+        portscan(IP, 80, 554, 8899, 34567),
+        http(IP, server="uc-httpd 1.0.0", title="HIKVISION"),
+        rtsp(IP, server="H264DVR 1.0"),
+    ]
+    dev = one(obs)
+    assert (dev.vendor, dev.oem) == ("Hikvision", "Xiongmai")
+
+
 def test_axis() -> None:
     obs = [
         arp(IP, "ac:cc:8e:01:02:03"),
