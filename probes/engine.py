@@ -339,18 +339,21 @@ async def run_scan(
         )
         pcount.tick()
         obs.extend(portscan.to_observations([res], len(opts.ports)))
-        # ONVIF is steered by WS-Discovery's XAddrs: go as soon as this host answered,
-        # or once the listening window has closed without an answer from it.
-        replied = wsd_reply.setdefault(ip, asyncio.Event())
-        waits = [asyncio.create_task(replied.wait()), asyncio.create_task(wsd_done.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for w in waits:
-            w.cancel()
-        jobs = _identify_jobs(ip, res.open, xaddrs.get(ip, []), opts, host_set)
-        icount.grow(len(jobs))
         # The bound is on hosts, not on jobs: a host's jobs run together, so a slow
-        # camera's five jobs never queue behind each other or hold back a fast one.
+        # camera's five jobs never queue behind each other or hold back a fast one. A
+        # host takes its place in line when its ports are known, not when it answered
+        # WS-Discovery: a camera that answers slowly would otherwise always come last
+        # and, at a second per answer, set the length of the whole scan.
         async with ident_sem:
+            # ONVIF is steered by WS-Discovery's XAddrs: go as soon as this host
+            # answered, or once the listening window has closed without its answer.
+            replied = wsd_reply.setdefault(ip, asyncio.Event())
+            waits = [asyncio.create_task(replied.wait()), asyncio.create_task(wsd_done.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            jobs = _identify_jobs(ip, res.open, xaddrs.get(ip, []), opts, host_set)
+            icount.grow(len(jobs))
             web = [j for j in jobs if j[0] == "http"]
             rest = [j for j in jobs if j[0] != "http"]
 
