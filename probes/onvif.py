@@ -291,8 +291,8 @@ class _OnvifProbe:
             if self.data["device_info"] is None:
                 self._device_info(info)
 
-    async def capabilities(self) -> None:
-        caps = await self.call("GetCapabilities", Category="All")
+    async def capabilities(self, escalate: bool = True) -> None:
+        caps = await self.call("GetCapabilities", escalate=escalate, Category="All")
         if not isinstance(caps, dict):
             return
         out: dict[str, bool] = {}
@@ -315,8 +315,8 @@ class _OnvifProbe:
         if "media" in xaddrs and self.media_xaddr is None:
             self.media_xaddr = pin_host(xaddrs["media"], self.ip, self.port)
 
-    async def services(self) -> None:
-        services = await self.call("GetServices", IncludeCapability=False)
+    async def services(self, escalate: bool = True) -> None:
+        services = await self.call("GetServices", escalate=escalate, IncludeCapability=False)
         if not isinstance(services, list):
             return
         names: list[str] = []
@@ -510,10 +510,17 @@ class _OnvifProbe:
 
     async def run(self) -> None:
         self.anon = await onvif_soap.device_clients(self.timeout, None, None)
-        # The clock and an anonymous GetDeviceInformation need nothing from each other:
-        # one round trip for both. A login needs the clock (digests carry its time), so
-        # it waits for it and happens only when the anonymous call was refused.
-        await asyncio.gather(self.clock(), self.identity(escalate=False))
+        # Round 1 needs nothing from anyone: the clock, an anonymous GetDeviceInformation,
+        # and GetCapabilities/GetServices, which the ONVIF Core spec lets anyone ask
+        # (PRE_AUTH) and which name the media service. A login needs the clock (digests
+        # carry its time), so it waits for it and happens only when the anonymous call
+        # was refused; nothing here escalates to a login before the clock is known.
+        await asyncio.gather(
+            self.clock(),
+            self.identity(escalate=False),
+            self.capabilities(escalate=False),
+            self.services(escalate=False),
+        )
         if self.data["calls"].get("GetDeviceInformation") == "auth":
             if self.creds and not self.login_tried:
                 outcome, info = await self.login("devicemgmt", "GetDeviceInformation", {})
@@ -525,15 +532,35 @@ class _OnvifProbe:
         if self.data["calls"].get("GetDeviceInformation") not in ("ok", "auth"):
             return  # neither an answer nor a refusal: not a working ONVIF endpoint
         # Independent calls at once: a slow camera then costs one round trip per stage
-        # instead of one per call. Media needs the media XAddr the first two find.
-        await asyncio.gather(self.capabilities(), self.services(), self.interfaces(), self.scopes())
+        # instead of one per call. Firmware that refused GetCapabilities/GetServices to
+        # an anonymous caller is asked again with the identity we now have, and then
+        # what needs the media XAddr waits for that answer.
+        redo = [
+            c for c in ("GetCapabilities", "GetServices") if self.data["calls"].get(c) == "auth"
+        ]
+
+        async def interfaces_then_dot11() -> None:
+            await self.interfaces()
+            if redo:
+                await ready.wait()  # dot11 also reads the capabilities
+            await self.dot11()
+
+        async def media_side() -> None:
+            if redo:
+                await asyncio.gather(
+                    *(self.capabilities() if c == "GetCapabilities" else self.services()
+                      for c in redo)
+                )  # fmt: skip
+                ready.set()
+            await asyncio.gather(self.media(), self.analytics(), self.masks())
+
+        ready = asyncio.Event()
         await asyncio.gather(
-            self.dot11(),
-            self.media(),
+            media_side(),
+            interfaces_then_dot11(),
+            self.scopes(),
             self.users(),
             self.ntp_config(),
-            self.analytics(),
-            self.masks(),
         )
 
 
