@@ -48,7 +48,10 @@ class ScanOptions:
     timeout: float = 2.5  # per identification step (one HTTP fetch, one RTSP exchange, ...)
     connect_timeout: float = 1.0  # per TCP connect in the port scan
     discovery_timeout: float = 3.0  # WS-Discovery listening time (hosts that answer go on)
-    concurrency: int = 1024  # connects in flight
+    # Connects in flight. Addresses nobody answers hold a slot for connect_timeout, so
+    # a low value lets a sweep of empty addresses (a routed /24 through its router)
+    # starve the live hosts' port scans: 250-camera lab, 512 -> 15.2 s, 2048 -> 13.1 s.
+    concurrency: int = 2048
     # Hosts identified at once. Measured on the 250-camera lab (2 cores, whole CLI):
     # 128 -> 15 s and 140 MB peak, 256 -> 13.7 s and 156 MB; a Pi probe needs the memory.
     identify_concurrency: int = 128

@@ -40,12 +40,28 @@ _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ET
 _LINGER0 = struct.pack("ii", 1, 0)
 
 
+#: File descriptors kept free for everything that is not a port-scan connect.
+FD_RESERVE = 512
+
+
 def max_concurrency(wanted: int) -> int:
-    """``wanted`` bounded by the open-file limit (with room for everything else)."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    """``wanted`` bounded by the open-file limit (with room for everything else).
+
+    The soft limit is first raised towards the hard one (as far as ``wanted`` needs):
+    many systems start processes at a soft 1,024 while allowing far more.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(16, min(wanted, int(soft) - 128))
+    need = wanted + FD_RESERVE
+    if soft < need and (hard == resource.RLIM_INFINITY or hard > soft):
+        target = need if hard == resource.RLIM_INFINITY else min(need, int(hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:  # a container may forbid it: keep the limit
+            log.debug("open-file limit stays at %s: %s", soft, exc)
+    return max(16, min(wanted, int(soft) - FD_RESERVE))
 
 
 @dataclass

@@ -342,7 +342,10 @@ def register(app: typer.Typer) -> None:
             2.5, "--timeout", min=0.1, help="Per-operation timeout, seconds."
         ),
         concurrency: int = typer.Option(
-            512, "--concurrency", min=1, help="Parallel connections at most."
+            2048,
+            "--concurrency",
+            min=1,
+            help="Parallel connection attempts at most (bounded by the open-file limit).",
         ),
         arp: bool = typer.Option(
             True, "--arp/--no-arp", help="ARP sweep on directly connected targets."

@@ -66,6 +66,18 @@ async def test_250_hosts_by_20_ports_is_fast() -> None:
 def test_concurrency_respects_rlimit() -> None:
     import resource
 
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert portscan.max_concurrency(10**9) <= max(16, soft - 128)
-    assert portscan.max_concurrency(50) <= 50
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        got = portscan.max_concurrency(10**9)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # never past what the (possibly raised) soft limit allows, never above the hard one
+        assert got <= max(16, soft - portscan.FD_RESERVE)
+        assert hard == resource.RLIM_INFINITY or soft <= hard
+        assert portscan.max_concurrency(50) <= 50
+        # a low soft limit under a higher hard one is raised as far as the scan needs
+        if saved[1] == resource.RLIM_INFINITY or saved[1] >= 4096:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (1024, saved[1]))
+            assert portscan.max_concurrency(2048) == 2048
+            assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2048 + portscan.FD_RESERVE
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
