@@ -103,15 +103,24 @@ class ConnectPool:
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self.inflight = 0
-        self.waiting: deque[tuple[str, int, float, Callable[[str, float], None]]] = deque()
+        self.waiting: deque[tuple[str, int, float, Callable[[str, float], None], object]] = deque()
         self._pump_scheduled = False
 
     def submit(
-        self, ip: str, port: int, timeout: float, done: Callable[[str, float], None]
+        self,
+        ip: str,
+        port: int,
+        timeout: float,
+        done: Callable[[str, float], None],
+        owner: object = None,
     ) -> None:
         """Connect to ``ip:port`` (now or when a slot frees); ``done(verdict, secs)`` after."""
-        self.waiting.append((ip, port, timeout, done))
+        self.waiting.append((ip, port, timeout, done, owner))
         self._kick()
+
+    def discard(self, owner: object) -> None:
+        """Drop the queued connects ``owner`` submitted (its scan was cancelled)."""
+        self.waiting = deque(w for w in self.waiting if w[4] is not owner)
 
     def _kick(self) -> None:
         if not self._pump_scheduled:
@@ -121,7 +130,8 @@ class ConnectPool:
     def _pump(self) -> None:
         self._pump_scheduled = False
         while self.waiting and self.inflight < self.limit:
-            self._start(*self.waiting.popleft())
+            ip, port, timeout, done, _owner = self.waiting.popleft()
+            self._start(ip, port, timeout, done)
 
     def _start(
         self, ip: str, port: int, timeout: float, done: Callable[[str, float], None]
@@ -195,6 +205,8 @@ async def scan(
 
     def record(ip: str, port: int, verdict: str, secs: float) -> None:
         nonlocal left
+        if finished.done():  # cancelled: connects still in flight report to nobody
+            return
         r = results[ip]
         if verdict == "open":
             r.open.append(port)
@@ -208,14 +220,18 @@ async def scan(
         if remaining[ip] == 0 and on_host_done is not None:
             on_host_done(r)
         left -= 1
-        if left == 0 and not finished.done():
+        if left == 0:
             finished.set_result(None)
 
     # ports outer, hosts inner: a host's ports are spread over time, not fired at once
     for p in port_list:
         for h in host_list:
-            connects.submit(h, p, timeout, partial(record, h, p))
-    await finished
+            connects.submit(h, p, timeout, partial(record, h, p), owner=finished)
+    try:
+        await finished
+    except asyncio.CancelledError:
+        connects.discard(finished)  # nothing more is sent for a scan nobody waits for
+        raise
     for r in results.values():
         r.open.sort()
         if r.errors:

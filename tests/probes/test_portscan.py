@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+
+import pytest
 
 from probes import portscan
 
@@ -81,3 +84,25 @@ def test_concurrency_respects_rlimit() -> None:
             assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2048 + portscan.FD_RESERVE
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+async def test_a_cancelled_scan_sends_nothing_more() -> None:
+    # A shared pool (the engine's) must not go on connecting for a scan cut off by the
+    # deadline: its queued connects are dropped, in-flight ones report to nobody.
+    pool = portscan.ConnectPool(4)
+    seen: list[portscan.HostResult] = []
+    hosts = [f"127.0.2.{i}" for i in range(200, 240)]
+    task = asyncio.create_task(
+        portscan.scan(hosts, range(20000, 20010), timeout=0.5, pool=pool,
+                      on_host_done=seen.append)
+    )  # fmt: skip
+    await asyncio.sleep(0)  # let it queue its 400 connects
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reported = len(seen)
+    assert pool.waiting == deque()
+    await asyncio.sleep(0.6)  # the in-flight ones finish or time out
+    assert pool.inflight == 0
+    assert len(seen) == reported  # nothing reported after the cancel
