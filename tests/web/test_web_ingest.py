@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from scanfactory import make_device, make_scan
 from sqlmodel import func, select
@@ -119,15 +118,13 @@ def test_wrong_missing_or_revoked_token_is_401(env: Env) -> None:
     _nothing_written(env)
 
 
-def test_250_camera_scan_ingests_within_two_seconds(env: Env) -> None:
+def test_a_250_camera_scan_is_ingested_whole(env: Env) -> None:
+    """The 2 s figure is measured by tests/bench/test_bench_web.py, not here."""
     env.settings.max_ingest_bytes = 32 * 1024 * 1024
     scan = make_scan("big", n_devices=250, obs_per_device=8, findings_per_device=4)
     body = json.dumps(scan).encode()
     headers = {"Authorization": f"Bearer {env.token}", "content-type": "application/json"}
-    t0 = time.perf_counter()
     r = env.client().post("/api/ingest", content=body, headers=headers)
-    elapsed = time.perf_counter() - t0
     assert r.status_code == 201, r.text
     assert r.json()["devices"] == 250 and r.json()["findings"] == 1000
     assert r.json()["observations"] == 2000
-    assert elapsed < 2.0, f"ingest took {elapsed:.2f} s"
