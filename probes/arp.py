@@ -61,6 +61,9 @@ def parse_reply(frame: bytes) -> tuple[str, str] | None:
     return socket.inet_ntoa(spa), mac_str(sha)
 
 
+SEND_BATCH = 64  # requests sent between two turns of the event loop
+
+
 async def sweep(
     iface: Interface,
     hosts: Iterable[str],
@@ -106,9 +109,14 @@ async def sweep(
         loop.add_reader(sock.fileno(), readable)
         try:
             for rnd in range(max(1, rounds)):
-                for ip in targets:
+                for n, ip in enumerate(targets):
                     if ip in found:
                         continue
+                    if n % SEND_BATCH == SEND_BATCH - 1:
+                        # let replies and the work they start in between: a broadcast
+                        # costs the sender CPU for every station on the segment, and a
+                        # /22 sent in one go holds the event loop for a third of a second
+                        await asyncio.sleep(0)
                     try:
                         sock.send(build_request(iface.mac, src_ip, ip))
                     except BlockingIOError:  # tx queue full: yield and retry once

@@ -15,6 +15,7 @@ even an address a device advertises in its WS-Discovery XAddrs.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import importlib
 import ipaddress
 import logging
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from auditor.errors import ProbeError, TargetError
 from auditor.model import Observation
 from probes import arp, http, netinfo, portscan, vendor_port, wsdiscovery
+from probes.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ HTTP_PORTS = frozenset(
 )
 RTSP_PORTS = frozenset({554, 8554, 10554})
 VENDOR_PORTS = frozenset(vendor_port.TCP_SERVICES)
+# A WS-Discovery answer later than this, and than 3x the median of all answers so far
+# (a busy probe or network delays every answer alike), marks a slow device. A healthy
+# camera answers within tens of milliseconds; the lab's slow ones take a second.
+SLOW_REPLY_MS = 1000
 
 
 @dataclass
@@ -55,6 +61,10 @@ class ScanOptions:
     # Hosts identified at once. Measured on the 250-camera lab (2 cores, whole CLI):
     # 128 -> 15 s and 140 MB peak, 256 -> 13.7 s and 156 MB; a Pi probe needs the memory.
     identify_concurrency: int = 128
+    # ... plus this many for hosts whose WS-Discovery reply took over SLOW_REPLY_MS:
+    # they are served first (see probes/admission.py), since their chains of dependent
+    # round trips, started late, would set the length of the whole scan.
+    identify_reserve: int = 32
     deadline: float | None = None  # whole-scan limit; unfinished jobs become errors
     arp: bool = True
     ping: bool = True  # host discovery first; False scans every target's ports (nmap -Pn)
@@ -160,8 +170,15 @@ async def _give_back_memory() -> None:
 
 
 def _identify_jobs(
-    ip: str, open_ports: list[int], xaddrs: list[str], opts: ScanOptions, hosts: set[str]
+    ip: str,
+    open_ports: list[int],
+    xaddrs: Callable[[], Awaitable[list[str]]],
+    opts: ScanOptions,
+    hosts: set[str],
 ) -> list[tuple[str, int | None, Callable[[], Awaitable[Any]]]]:
+    """The host's identification jobs, (probe, port, start). ``xaddrs()`` waits for the
+    host's WS-Discovery XAddrs (or the end of the listening window): only ONVIF needs
+    them, so HTTP, RTSP and the rest start at once."""
     if ip not in hosts:  # belt and braces: identification only ever touches the user's hosts
         raise TargetError(f"{ip} is not a target")
     jobs: list[tuple[str, int | None, Callable[[], Awaitable[Any]]]] = []
@@ -173,11 +190,12 @@ def _identify_jobs(
         ]
     rtsp_ports = [p for p in open_ports if p in RTSP_PORTS] if opts.rtsp else []
     probe_rtsp = _lazy_probe("rtsp", "probe_rtsp") if rtsp_ports else None
-    onvif_jobs: list[Callable[[], Awaitable[Observation]]] = []
-    onvif_port: int | None = None
-    targets: list[tuple[int, str | None]] = []
-    if opts.onvif and (probe_onvif := _lazy_probe("onvif", "probe_onvif")) is not None:
-        for x in xaddrs:
+    probe_onvif = _lazy_probe("onvif", "probe_onvif") if opts.onvif else None
+    web_ports = [p for p in open_ports if p in HTTP_PORTS]
+
+    async def onvif_targets() -> list[tuple[int, str | None]]:
+        targets: list[tuple[int, str | None]] = []
+        for x in await xaddrs():
             u = urlsplit(x)
             if u.hostname != ip:  # a device may advertise any address; we stay on ours
                 log.info("onvif: ignoring xaddr %s of %s (not that host)", x, ip)
@@ -185,13 +203,7 @@ def _identify_jobs(
             port = u.port or (443 if u.scheme == "https" else 80)
             if (port, x) not in targets and len(targets) < MAX_ONVIF_TARGETS:
                 targets.append((port, x))
-        if not targets:
-            targets = [(p, None) for p in open_ports if p in HTTP_PORTS]
-        onvif_jobs = [
-            partial(probe_onvif, ip, port, xaddr=xaddr, timeout=t, credentials=creds)
-            for port, xaddr in targets
-        ]
-        onvif_port = targets[0][0] if targets else None
+        return targets or [(p, None) for p in web_ports]
 
     def rtsp_step(port: int, paths: list[str]) -> Awaitable[list[Observation]]:
         assert probe_rtsp is not None
@@ -210,46 +222,59 @@ def _identify_jobs(
     async def onvif_and_rtsp() -> list[Observation]:
         # ONVIF and RTSP run at once (a slow camera would otherwise pay for both in a
         # row). When the common RTSP paths found no stream, RTSP is asked again with
-        # the paths the camera itself advertised through ONVIF GetStreamUri.
+        # the paths the camera itself advertised through ONVIF GetStreamUri, as soon as
+        # ONVIF has them (not when its other calls are done).
+        uris: list[str] = []
+        uris_known = asyncio.Event()
+
+        def got_uris(found: list[str]) -> None:
+            uris.extend(found)
+            if found:
+                uris_known.set()
+
         async def onvif_all() -> list[Observation]:
             # Several endpoints (advertised XAddrs, or web ports guessed when the host
             # sent no WS-Discovery reply) are asked at once, not one after another.
-            runs = await asyncio.gather(
-                *(
-                    _guard(job(), "onvif", ip, oport, STEP_LIMIT_FACTOR * t + 1)
-                    for job, (oport, _x) in zip(onvif_jobs, targets, strict=True)
-                )
-            )
-            return [o for got in runs for o in got]
+            try:
+                if probe_onvif is None:
+                    return []
+                limit = STEP_LIMIT_FACTOR * t + 1
+                asks = []
+                for p, x in await onvif_targets():
+                    ask = probe_onvif(
+                        ip, p, xaddr=x, timeout=t, credentials=creds, on_stream_uris=got_uris
+                    )
+                    asks.append(_guard(ask, "onvif", ip, p, limit))
+                return [o for got in await asyncio.gather(*asks) for o in got]
+            finally:
+                uris_known.set()  # whatever ONVIF found, RTSP waits no longer
 
         async def rtsp_all() -> list[Observation]:
-            got: list[Observation] = []
+            final: list[Observation] = []
             for p in rtsp_ports if probe_rtsp is not None else []:
-                got += await rtsp_step(p, [])
-            return got
+                for o in await rtsp_step(p, []):
+                    if o.data.get("describe_status") in (200, 401) or o.port is None:
+                        final.append(o)
+                        continue
+                    await uris_known.wait()
+                    tried = set((o.data.get("paths") or {}).keys())
+                    advertised = dict.fromkeys(
+                        urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "")
+                        for u in uris
+                    )
+                    fresh = [a for a in advertised if a not in tried]
+                    final += await rtsp_step(o.port, fresh) if fresh else [o]
+            return final
 
         onvif_obs, rtsp_obs = await asyncio.gather(onvif_all(), rtsp_all())
-        advertised = list(
-            dict.fromkeys(
-                urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "")
-                for o in onvif_obs
-                for u in o.data.get("stream_uris") or []
-            )
-        )
-        final: list[Observation] = []
-        for o in rtsp_obs:
-            tried = set((o.data.get("paths") or {}).keys())
-            fresh = [p for p in advertised if p not in tried]
-            no_stream = o.data.get("describe_status") not in (200, 401)
-            if fresh and no_stream and o.port is not None and probe_rtsp is not None:
-                final += await rtsp_step(o.port, fresh)
-            else:
-                final.append(o)
-        return onvif_obs + final
+        return onvif_obs + rtsp_obs
 
-    if onvif_jobs or probe_rtsp is not None:
-        name = "onvif" if onvif_jobs else "rtsp"
-        chain_port = onvif_port if onvif_jobs else (rtsp_ports[0] if rtsp_ports else None)
+    if probe_onvif is not None or probe_rtsp is not None:
+        # named for ONVIF when it may run (its port: the first web port, as a guess
+        # until the XAddrs are in), else for RTSP
+        onvif_port = web_ports[0] if web_ports else None
+        name = "onvif" if probe_onvif is not None else "rtsp"
+        chain_port = onvif_port if probe_onvif is not None else rtsp_ports[0]
         jobs.append((name, chain_port, onvif_and_rtsp))
     if opts.vendor_tcp:
         jobs += [
@@ -303,7 +328,7 @@ async def run_scan(
     pcount = _Counter("ports", 0, progress)
     icount = _Counter("identify", 0, progress)
     connect_pool = portscan.ConnectPool(portscan.max_concurrency(opts.concurrency))
-    ident_sem = asyncio.Semaphore(max(1, opts.identify_concurrency))
+    admission = Admission(max(1, opts.identify_concurrency), max(0, opts.identify_reserve))
     wsd_done = asyncio.Event()
     wsd_reply: dict[str, asyncio.Event] = {}
     xaddrs: dict[str, list[str]] = {}
@@ -334,6 +359,11 @@ async def run_scan(
 
     t = opts.timeout
     ask_api = _lazy_probe("vendor_api", "probe_vendor_api") if opts.credentials else None
+    board_of: Callable[[str, list[Observation]], str | None] | None = None
+    if ask_api is not None:
+        from probes.vendor_api import board_api
+
+        board_of = board_api
 
     async def pipeline(ip: str) -> None:
         pcount.grow(1)
@@ -347,35 +377,71 @@ async def run_scan(
         # host takes its place in line when its ports are known, not when it answered
         # WS-Discovery: a camera that answers slowly would otherwise always come last
         # and, at a second per answer, set the length of the whole scan.
-        async with ident_sem:
-            # ONVIF is steered by WS-Discovery's XAddrs: go as soon as this host
-            # answered, or once the listening window has closed without its answer.
+        reserved = await admission.acquire(ip)
+        try:
             replied = wsd_reply.setdefault(ip, asyncio.Event())
-            waits = [asyncio.create_task(replied.wait()), asyncio.create_task(wsd_done.wait())]
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
-            jobs = _identify_jobs(ip, res.open, xaddrs.get(ip, []), opts, host_set)
+
+            async def wsd_answer() -> bool:
+                """Wait for this host's WS-Discovery reply or the end of the listening
+                window; True if it replied."""
+                if not (replied.is_set() or wsd_done.is_set()):
+                    waits = [asyncio.ensure_future(e.wait()) for e in (replied, wsd_done)]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for w in waits:
+                            w.cancel()
+                return replied.is_set()
+
+            async def host_xaddrs() -> list[str]:
+                # ONVIF is steered by WS-Discovery's XAddrs: it goes as soon as this
+                # host answered, or once the listening window has closed without it.
+                await wsd_answer()
+                return xaddrs.get(ip, [])
+
+            jobs = _identify_jobs(ip, res.open, host_xaddrs, opts, host_set)
             icount.grow(len(jobs))
             web = [j for j in jobs if j[0] == "http"]
             rest = [j for j in jobs if j[0] != "http"]
 
-            async def web_then_api() -> list[Observation]:
-                got = [o for r in await asyncio.gather(*(run_job(ip, *j) for j in web)) for o in r]
-                if ask_api is None:
-                    return got
-                # Opt-in vendor APIs (ISAPI, Dahua CGI) with the operator's credentials,
-                # as soon as the web banners named the board and its port; ONVIF and
-                # RTSP go on meanwhile.
+            def api_job(seen: list[Observation]) -> Awaitable[list[Observation]]:
+                assert ask_api is not None
                 icount.grow(1)
-                mine = [o for o in obs if o.ip == ip] + got
                 ask = partial(
-                    ask_api, ip, observations=mine, credentials=opts.credentials, timeout=t
+                    ask_api, ip, observations=seen, credentials=opts.credentials, timeout=t
                 )
-                return got + await run_job(ip, "vendor_api", None, ask)
+                return run_job(ip, "vendor_api", None, ask)
+
+            async def web_then_api() -> list[Observation]:
+                # Opt-in vendor APIs (ISAPI, Dahua CGI) with the operator's credentials:
+                # beside the web banners when discovery already named the board (a slow
+                # camera's API walk is several dependent round trips), else as soon as
+                # the banners have named it; ONVIF and RTSP go on meanwhile.
+                banners = asyncio.gather(*(run_job(ip, *j) for j in web))
+                if ask_api is None:
+                    return [o for r in await banners for o in r]
+                # whichever names the board first: the WS-Discovery reply or the banners
+                answer: asyncio.Future[Any] = asyncio.ensure_future(wsd_answer())
+                try:
+                    await asyncio.wait((banners, answer), return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    banners.cancel()  # asyncio.wait leaves what it waited on running
+                    raise
+                finally:
+                    answer.cancel()
+                known = list(
+                    {id(o): o for o in [*obs, *wsd_seen.get(ip, [])] if o.ip == ip}.values()
+                )
+                if not banners.done() and board_of is not None and board_of(ip, known):
+                    api_obs, web_runs = await asyncio.gather(api_job(known), banners)
+                    return api_obs + [o for r in web_runs for o in r]
+                got = [o for r in await banners for o in r]
+                return got + await api_job(known + got)
 
             for got in await asyncio.gather(web_then_api(), *(run_job(ip, *j) for j in rest)):
                 obs.extend(got)
+        finally:
+            admission.release(reserved)
         finished.add(ip)
 
     # On-link hosts are ARPed before anything else is sent to them (see do_arp_and_ping);
@@ -395,11 +461,20 @@ async def run_scan(
             if confirmations is not None:
                 confirmations.put_nowait(ip)
 
+    reply_ms: list[int] = []  # WS-Discovery answer latencies so far, sorted
+    wsd_seen: dict[str, list[Observation]] = {}  # matches as they come (obs gets them at the end)
+
     async def do_wsd() -> None:
         mifaces = [i for i in facing if i.can_multicast] if opts.multicast else []
 
         def matched(o: Observation) -> None:
+            took = o.data.get("reply_ms")
+            if isinstance(took, int):
+                bisect.insort(reply_ms, took)
+                if took > max(SLOW_REPLY_MS, 3 * reply_ms[len(reply_ms) // 2]):
+                    admission.mark_slow(o.ip)
             xaddrs.setdefault(o.ip, []).extend(o.data.get("xaddrs") or [])
+            wsd_seen.setdefault(o.ip, []).append(o)
             wsd_reply.setdefault(o.ip, asyncio.Event()).set()
             alive(o.ip)
 
@@ -539,9 +614,12 @@ async def run_scan(
         icount.grow(len(hosts_live))
 
         async def check(ip: str) -> list[Observation]:
-            async with ident_sem:
+            reserved = await admission.acquire(ip)
+            try:
                 make = partial(check_default_creds, ip, seen, timeout=opts.timeout)
                 return await run_job(ip, "defaultcreds", None, make)
+            finally:
+                admission.release(reserved)
 
         checks = [check(ip) for ip in hosts_live]
         for res in await asyncio.gather(*checks):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -157,8 +158,15 @@ def _dot11_network(d: dict[str, Any]) -> dict[str, Any]:
 
 class _OnvifProbe:
     def __init__(
-        self, ip: str, port: int, xaddr: str, timeout: float, creds: list[tuple[str, str]]
+        self,
+        ip: str,
+        port: int,
+        xaddr: str,
+        timeout: float,
+        creds: list[tuple[str, str]],
+        on_stream_uris: Callable[[list[str]], None] | None = None,
     ) -> None:
+        self.on_stream_uris = on_stream_uris
         self.ip = ip
         self.port = port
         self.xaddr = xaddr
@@ -430,6 +438,8 @@ class _OnvifProbe:
             uri = _get(reply, "Uri")
             if uri:
                 self.data["stream_uris"].append(strip_userinfo(str(uri)))
+        if self.on_stream_uris is not None:
+            self.on_stream_uris(list(self.data["stream_uris"]))
 
     async def users(self) -> None:
         """GetUsers with the identity we already have, never a login just for it.
@@ -571,8 +581,12 @@ async def probe_onvif(
     xaddr: str | None,
     timeout: float,
     credentials: list[tuple[str, str]],
+    on_stream_uris: Callable[[list[str]], None] | None = None,
 ) -> Observation:
     """Probe one ONVIF device service and return an ``onvif`` Observation.
+
+    ``on_stream_uris(uris)`` is called once GetStreamUri has answered (credentials
+    stripped), before the probe's other calls are done: the caller can check them.
 
     ``timeout`` bounds each SOAP call; the whole probe is bounded by
     ``TOTAL_BUDGET_FACTOR * timeout``. Never raises for a misbehaving device: the
@@ -582,7 +596,7 @@ async def probe_onvif(
     is used; the device is always reached at ``ip:port``.
     """
     device_xaddr = _device_xaddr(xaddr, ip, port)
-    probe = _OnvifProbe(ip, port, device_xaddr, timeout, credentials)
+    probe = _OnvifProbe(ip, port, device_xaddr, timeout, credentials, on_stream_uris)
     error: str | None = None
     try:
         async with asyncio.timeout(timeout * TOTAL_BUDGET_FACTOR):

@@ -73,6 +73,11 @@ MAX_CREDENTIAL_ATTEMPTS = 3  # lockouts on cameras start at 5 failures on common
 TOTAL_BUDGET_FACTOR = 8
 MAX_PENDING_FRAMES = 64
 MAX_RTP_MESSAGES = 2000  # interleaved messages read while waiting for a valid RTP packet
+# After PLAY, RTP is awaited for RTP_WAIT_RTTS times the PLAY round trip, at least
+# RTP_WAIT_MIN_S (a camera sends its first packet within a frame interval of answering)
+# and at most the step timeout.
+RTP_WAIT_MIN_S = 1.5
+RTP_WAIT_RTTS = 2.0
 
 # Why each is expected from a misbehaving camera.
 _IO_ERRORS = (
@@ -179,7 +184,14 @@ def _empty_data() -> dict[str, Any]:
     }
 
 
+class NoMedia(TimeoutError):
+    """PLAY was answered but no RTP came within the wait (a device that says yes to
+    everything and streams nothing)."""
+
+
 def _describe_error(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, NoMedia):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         return f"timeout after {timeout}s"
     if isinstance(exc, asyncio.LimitOverrunError):
@@ -369,19 +381,25 @@ class _RtspProbe:
         channel = interleaved_channel(resp.header("transport"))
         channel = 0 if channel is None else channel
         play_url = control_url(self.base_url, self.sdp.control)
+        asked = time.monotonic()
         resp = await self.request("PLAY", play_url, Range="npt=0.000-")
         self.data["play_status"] = resp.status
         if resp.status != 200:
             return
+        # A camera streams right after its PLAY answer; the wait scales with how long
+        # that answer took (a slow device, a long link), within the step's timeout.
+        wait = min(self.timeout, max(RTP_WAIT_MIN_S, RTP_WAIT_RTTS * (time.monotonic() - asked)))
         try:
-            await self.wait_rtp(conn, channel, set(video.payload_types))
+            await self.wait_rtp(conn, channel, set(video.payload_types), wait)
         finally:
             with contextlib.suppress(*_IO_ERRORS):
                 # Best effort: the socket closes right after, which ends the session too.
                 await conn.send("TEARDOWN", play_url, {})
 
-    async def wait_rtp(self, conn: RtspConnection, channel: int, pts: set[int]) -> None:
-        deadline = time.monotonic() + self.timeout
+    async def wait_rtp(
+        self, conn: RtspConnection, channel: int, pts: set[int], wait: float
+    ) -> None:
+        deadline = time.monotonic() + wait
         frames = list(conn.pending)
         conn.pending.clear()
         for _ in range(MAX_RTP_MESSAGES):
@@ -401,7 +419,10 @@ class _RtspProbe:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            msg = await asyncio.wait_for(conn.read_message(), left)
+            try:
+                msg = await asyncio.wait_for(conn.read_message(), left)
+            except TimeoutError:
+                raise NoMedia(f"timeout: no RTP within {wait:.3g}s of PLAY") from None
             frames = [msg] if isinstance(msg, tuple) else []
 
     async def run(self) -> None:

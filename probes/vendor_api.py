@@ -64,6 +64,7 @@ DAHUA_CLOUD = "/cgi-bin/configManager.cgi?action=getConfig&name=T2UServer"  # P2
 HOST_CAP = 253  # a DNS name is at most 253 characters
 #: maker (as auditor.classify names the board) -> API family
 BOARDS = {"hikvision": "isapi", "dahua": "dahua-cgi"}
+BOARD_NAMES = {"isapi": "Hikvision", "dahua-cgi": "Dahua"}
 
 #: ``fetch(path)`` -> (HTTP status, body up to MAX_REPLY bytes). Raises TimeoutError,
 #: OSError, aiohttp.ClientError or :class:`ReplyTooLarge`; tests pass their own.
@@ -471,6 +472,11 @@ async def _cloud(run: _Run) -> dict[str, Any] | None:
     return found
 
 
+#: ports to ask when no HTTP banner has been read yet (the API is asked early, beside
+#: the banners, when WS-Discovery already named the board): HTTPS first
+_GUESSED = ((443, "https"), (8443, "https"), (80, "http"), (8080, "http"))
+
+
 def _endpoint(mine: list[Observation]) -> tuple[str, int] | None:
     """The host's HTTP(S) port to ask: HTTPS first (Basic is allowed there)."""
     found = [
@@ -479,8 +485,24 @@ def _endpoint(mine: list[Observation]) -> tuple[str, int] | None:
         if o.probe == "http" and o.port and o.data.get("scheme") in ("http", "https")
         and isinstance(o.data.get("status"), int)
     ]  # fmt: skip
+    if not found:
+        open_ports = {
+            p for o in mine if o.probe == "portscan" for p in o.data.get("tcp_open") or []
+        }
+        found = [(scheme, port) for port, scheme in _GUESSED if port in open_ports][:1]
     found.sort(key=lambda sp: (sp[0] != "https", sp[1]))
     return found[0] if found else None
+
+
+def board_api(ip: str, observations: list[Observation]) -> str | None:
+    """The vendor API family (``isapi``, ``dahua-cgi``) the evidence so far on ``ip``
+    names, or None. The MAC registry (50k entries) is not loaded for this mid-scan
+    decision: it would sit on the scan's memory peak; banners and ONVIF name the board."""
+    mine = [o for o in observations if o.ip == ip]
+    if not mine:
+        return None
+    (dev,) = classify_hosts(mine, oui=OuiTable())
+    return BOARDS.get((dev.oem or "").lower())
 
 
 async def probe_vendor_api(
@@ -507,18 +529,13 @@ async def probe_vendor_api(
     if not credentials:
         return []
     mine = [o for o in observations if o.ip == ip]
-    if not mine:
-        return []
-    # The board is named by the web banners and ONVIF; the MAC registry (50k entries,
-    # ~12 MB) is not loaded for this mid-scan decision: it would sit on the scan's peak.
-    (dev,) = classify_hosts(mine, oui=OuiTable())
-    api = BOARDS.get((dev.oem or "").lower())
+    api = board_api(ip, mine)
     where = _endpoint(mine)
     if api is None or where is None:
         return []
     scheme, port = where
     data: dict[str, Any] = {
-        "api": api, "board": dev.oem, "scheme": scheme, "credential_index": None,
+        "api": api, "board": BOARD_NAMES[api], "scheme": scheme, "credential_index": None,
         "calls": {}, "replies": {}, "interfaces": [], "cloud": None,
     }  # fmt: skip
     error: str | None = None

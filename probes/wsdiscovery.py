@@ -257,6 +257,7 @@ class _Sent:
     via: str
     probe_type: str
     host: str | None  # None for multicast
+    at: float = 0.0  # loop time it was sent: a reply's latency says how slow the device is
 
 
 async def discover(
@@ -318,14 +319,14 @@ async def discover(
         if (h, ptype) in answered or h in floods:  # asking a flooder again drowns others
             return
         mid = f"urn:uuid:{uuid.uuid4()}"
-        sent[mid] = _Sent("unicast", ptype, h)
+        sent[mid] = _Sent("unicast", ptype, h, loop.time())
         transport.sendto(build_probe(mid, ptype), (h, port))
 
     def send_round() -> None:
         for ptype in PROBE_TYPES:
             for iface in mifaces:
                 mid = f"urn:uuid:{uuid.uuid4()}"
-                sent[mid] = _Sent("multicast", ptype, None)
+                sent[mid] = _Sent("multicast", ptype, None, loop.time())
                 sock.setsockopt(
                     socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(str(iface.address))
                 )
@@ -365,6 +366,7 @@ async def discover(
             return
         info = sent.get(msg.relates_to or "")
         via = info.via if info else "unicast"
+        reply_ms = round((loop.time() - info.at) * 1000) if info else None
         ptypes = [info.probe_type] if info else []
         if info:
             answered.add((ip, info.probe_type))
@@ -379,6 +381,9 @@ async def discover(
                 ))  # fmt: skip
                 continue
             if prev is not None:
+                quickest = prev.data["reply_ms"]
+                if reply_ms is not None and (quickest is None or quickest > reply_ms):
+                    prev.data["reply_ms"] = reply_ms  # the quickest answer is the device's pace
                 pt = prev.data["probe_types"]
                 pt.extend(p for p in ptypes if p not in pt)
                 if via not in prev.data["via_all"]:
@@ -399,6 +404,7 @@ async def discover(
                     "via_all": [via],
                     "probe_types": list(ptypes),
                     "relates_to_known": info is not None,
+                    "reply_ms": reply_ms,
                 },
             )
             if on_match is not None:

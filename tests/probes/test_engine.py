@@ -10,6 +10,7 @@ import pytest
 from camreplay import Device, fixture, wsd_device
 
 from auditor.errors import TargetError
+from auditor.model import Observation
 from probes import engine
 from probes.netinfo import Interface
 
@@ -115,19 +116,32 @@ async def test_hosts_outside_the_named_networks_are_refused() -> None:
         )  # fmt: skip
 
 
-def test_onvif_jobs_stay_on_the_host_and_missing_modules_are_skipped(
-    caplog: pytest.LogCaptureFixture,
+async def test_onvif_jobs_stay_on_the_host_and_missing_modules_are_skipped(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    asked: list[tuple[str, int, str | None]] = []
+
+    async def onvif_seen(ip: str, port: int, *, xaddr: str | None, **_kw: object) -> Observation:
+        asked.append((ip, port, xaddr))  # which endpoint the engine sends ONVIF to
+        return Observation("onvif", ip, {}, port=port)
+
+    real = engine._lazy_probe
+    monkeypatch.setattr(
+        engine, "_lazy_probe", lambda m, n: onvif_seen if m == "onvif" else real(m, n)
+    )
+
+    async def xaddrs() -> list[str]:
+        return ["http://127.0.2.91:8080/onvif/device_service",
+                "http://198.51.100.9/onvif/device_service"]  # fmt: skip
+
     opts = engine.ScanOptions(http=False, rtsp=False, vendor_tcp=False)
-    jobs = engine._identify_jobs(
-        "127.0.2.91", [80, 8080],
-        ["http://127.0.2.91:8080/onvif/device_service", "http://198.51.100.9/onvif/device_service"],
-        opts, {"127.0.2.91"},
-    )  # fmt: skip
-    if engine._lazy_probe("onvif", "probe_onvif") is not None:
-        assert [(p, port) for p, port, _f in jobs] == [("onvif", 8080)]
+    jobs = engine._identify_jobs("127.0.2.91", [80, 8080], xaddrs, opts, {"127.0.2.91"})
+    assert [p for p, _port, _f in jobs] == ["onvif"]
+    await jobs[0][2]()
+    # the advertised address on another host is ignored; the host's own port is used
+    assert asked == [("127.0.2.91", 8080, "http://127.0.2.91:8080/onvif/device_service")]
     with caplog.at_level(logging.WARNING):
-        assert engine._lazy_probe("no_such_probe_module", "probe") is None
+        assert real("no_such_probe_module", "probe") is None
     assert "unavailable" in caplog.text
     with pytest.raises(TargetError):
-        engine._identify_jobs("127.0.2.92", [80], [], opts, {"127.0.2.91"})
+        engine._identify_jobs("127.0.2.92", [80], xaddrs, opts, {"127.0.2.91"})

@@ -6,6 +6,7 @@ import asyncio
 
 from rtsp_server import FakeRtspCamera, RtspServer
 
+from probes import rtsp as rtsp_mod
 from probes.rtsp import probe_rtsp
 
 HIK = "hikvision-ds2cd2143g0-v5.6.3"
@@ -34,6 +35,18 @@ async def test_open_stream_sends_rtp() -> None:
     assert {"OPTIONS", "DESCRIBE", "SETUP", "PLAY"} <= set(methods)
 
 
+async def test_rtp_is_awaited_a_few_round_trips_not_the_whole_timeout() -> None:
+    """A camera streams right after answering PLAY: on a quick device the wait is the
+    1.5 s floor, not the step's 3 s timeout (a slow device gets twice its PLAY time)."""
+    cam = FakeRtspCamera(XM, any_path=True, send_rtp=False)
+    async with RtspServer(cam, "127.0.3.27") as srv:
+        obs = await probe_rtsp(
+            "127.0.3.27", srv.port, timeout=3.0, credentials=[], decode_frame=False
+        )
+    assert obs.data["play_status"] == 200 and obs.data["rtp_received"] is False
+    assert obs.error == f"timeout: no RTP within {rtsp_mod.RTP_WAIT_MIN_S:.3g}s of PLAY"
+
+
 async def test_yes_to_anything_without_rtp_is_not_a_stream() -> None:
     cam = FakeRtspCamera(XM, any_path=True, send_rtp=False)
     async with RtspServer(cam, "127.0.3.21") as srv:
@@ -46,6 +59,7 @@ async def test_yes_to_anything_without_rtp_is_not_a_stream() -> None:
     assert d["bogus_path_status"] == 200
     assert d["rtp_received"] is False and d["rtp_packets"] == 0
     assert d["frame_decoded"] is None  # no RTP, so no decode attempted
+    assert obs.error == "timeout: no RTP within 0.5s of PLAY"  # the step's timeout bounds it
 
 
 async def test_digest_401_without_credentials_records_scheme_and_realm() -> None:

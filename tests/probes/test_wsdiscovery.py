@@ -122,6 +122,8 @@ async def test_unicast_end_to_end() -> None:
     assert hik.error is None and hik.port == PORT
     assert sorted(hik.data["probe_types"]) == ["dn:NetworkVideoTransmitter", "tds:Device"]
     assert hik.data["via"] == "unicast" and hik.data["relates_to_known"] is True
+    # how long the device took to answer: the engine serves slow devices first
+    assert isinstance(hik.data["reply_ms"], int) and 0 <= hik.data["reply_ms"] < 1000
     assert hik.data["xaddrs"][0] == "http://127.0.2.20/onvif/device_service"
     assert by_ip["127.0.2.21"].data["probe_types"] == ["tds:Device"]
     assert "pub:Computer" in by_ip["127.0.2.22"].data["types"]

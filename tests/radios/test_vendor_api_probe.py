@@ -193,3 +193,26 @@ async def test_slow_and_huge_replies_are_bounded() -> None:
     assert calls[f"{ISAPI_IFACES}/2/wirelessServer"].startswith("error: timeout")
     assert calls[f"{ISAPI_IFACES}/1/wireless"].startswith(("error: timeout", "error: skipped"))
     assert obs.data["credential_index"] == 0
+
+
+async def test_asked_before_the_banners_when_ws_discovery_named_the_board() -> None:
+    """A slow camera's API walk starts beside its web banners: WS-Discovery scopes name
+    the board, the port scan names the port (HTTPS first)."""
+    scopes = ["onvif://www.onvif.org/name/Amcrest", "onvif://www.onvif.org/hardware/IP2M-841B"]
+    data = {"scopes": scopes, "types": ["dn:NetworkVideoTransmitter"],
+            "xaddrs": [f"http://{IP}/onvif/device_service"]}  # fmt: skip
+    wsd = Observation("wsdiscovery", IP, data)
+    ports = Observation("portscan", IP, {"tcp_open": [80, 443, 554, 37777], "refused": 0})
+    assert va.board_api(IP, [wsd, ports]) == "dahua-cgi"  # Amcrest: a Dahua board
+    web_only = Observation("portscan", IP, {"tcp_open": [80, 443, 554], "refused": 0})
+    assert va.board_api(IP, [web_only]) is None  # common ports alone name nobody
+    seen: list[tuple[str, int]] = []
+    inner = device({DAHUA_NETWORK: (200, b"table.Network.eth0.PhysicalAddress=3c:ef:8c:00:00:01")})
+
+    def fetcher(scheme: str, port: int, cred: tuple[str, str]) -> va.Fetch:
+        seen.append((scheme, port))
+        return inner(scheme, port, cred)
+
+    (obs,) = await probe_vendor_api(IP, [wsd, ports], credentials=[GOOD], fetcher=fetcher)
+    assert seen == [("https", 443)] and obs.data["board"] == "Dahua"
+    assert obs.data["calls"][DAHUA_NETWORK] == "ok"

@@ -68,8 +68,11 @@ async def test_wsd_flood_is_capped_recorded_and_does_not_hide_others(serve: Serv
 
 
 async def test_onvif_targets_per_host_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    xaddrs = [f"http://127.0.6.102:{1024 + n}/onvif/device_service" for n in range(500)]
+    advertised = [f"http://127.0.6.102:{1024 + n}/onvif/device_service" for n in range(500)]
     ran: list[int] = []
+
+    async def xaddrs() -> list[str]:
+        return advertised
 
     async def onvif_stand_in(ip: str, port: int, **_: object) -> Observation:
         ran.append(port)  # records which endpoints the engine would contact
