@@ -207,23 +207,23 @@ async def fetch(
             if sslobj:
                 reply.tls = {**(reply.tls or {}), "version": sslobj.version()}
         writer.write(_request(host, port, path, tls))
-        await asyncio.wait_for(writer.drain(), max(0.01, deadline - loop.time()))
         buf = bytearray()
         end = -1
-        while end < 0:
-            if len(buf) > HEADER_CAP:
-                reply.error = f"headers larger than {HEADER_CAP} bytes"
-                break
-            left = deadline - loop.time()
-            if left <= 0:
-                raise TimeoutError
-            chunk = await asyncio.wait_for(reader.read(4096), left)
-            if not chunk:
-                break
-            if not buf:
-                reply.raw_start = chunk[:8]
-            buf += chunk
-            end = _head_end(buf)
+        # one deadline for the request and its head (asyncio.timeout_at, not a wait_for
+        # per read: that wraps each read in a task of its own)
+        async with asyncio.timeout_at(max(deadline, loop.time() + 0.01)):
+            await writer.drain()
+            while end < 0:
+                if len(buf) > HEADER_CAP:
+                    reply.error = f"headers larger than {HEADER_CAP} bytes"
+                    break
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                if not buf:
+                    reply.raw_start = chunk[:8]
+                buf += chunk
+                end = _head_end(buf)
         head = bytes(buf[:end] if end >= 0 else buf[:HEADER_CAP])
         body = bytearray(buf[end:] if end >= 0 else b"")
         if not head:
@@ -243,19 +243,15 @@ async def fetch(
             want = READ_BODY_CAP
             if clen and clen.isdigit():
                 want = min(want, int(clen))
-            while len(body) < want:
-                left = deadline - loop.time()
-                if left <= 0:
-                    reply.error = f"timeout after {timeout:g}s (body)"
-                    break
-                try:
-                    chunk = await asyncio.wait_for(reader.read(want - len(body)), left)
-                except TimeoutError:
-                    reply.error = f"timeout after {timeout:g}s (body)"
-                    break
-                if not chunk:
-                    break
-                body += chunk
+            try:
+                async with asyncio.timeout_at(deadline):
+                    while len(body) < want:
+                        chunk = await reader.read(want - len(body))
+                        if not chunk:
+                            break
+                        body += chunk
+            except TimeoutError:
+                reply.error = f"timeout after {timeout:g}s (body)"
             data = bytes(body[:READ_BODY_CAP])
             if (reply.header("transfer-encoding") or "").lower().startswith("chunked"):
                 data = dechunk(data)

@@ -125,24 +125,30 @@ class RtspConnection:
             lines.append(f"Session: {self.session}")
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-        await asyncio.wait_for(self.writer.drain(), self.timeout)
+        async with asyncio.timeout(self.timeout):
+            await self.writer.drain()
         return self.cseq
 
     async def read_message(self) -> RtspResponse | tuple[int, bytes]:
-        """Read one RTSP reply or one ``$``-framed interleaved packet."""
-        first = await asyncio.wait_for(self.reader.readexactly(1), self.timeout)
-        if first == b"$":
-            hdr = await asyncio.wait_for(self.reader.readexactly(3), self.timeout)
-            length = int.from_bytes(hdr[1:3], "big")  # at most 65535 by the framing
-            payload = await asyncio.wait_for(self.reader.readexactly(length), self.timeout)
-            return hdr[0], payload
-        rest = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), self.timeout)
-        resp = parse_head((first + rest)[:-4])
-        length = resp.content_length
-        if length > MAX_BODY_BYTES:
-            raise ProbeError(f"reply larger than {MAX_BODY_BYTES} bytes")
-        resp.body = await asyncio.wait_for(self.reader.readexactly(length), self.timeout)
-        return resp
+        """Read one RTSP reply or one ``$``-framed interleaved packet, within the timeout.
+
+        One ``asyncio.timeout`` for the whole message, not a ``wait_for`` per read: that
+        wraps every read in a task of its own, and a frame check reads hundreds of RTP
+        packets.
+        """
+        async with asyncio.timeout(self.timeout):
+            first = await self.reader.readexactly(1)
+            if first == b"$":
+                hdr = await self.reader.readexactly(3)
+                length = int.from_bytes(hdr[1:3], "big")  # at most 65535 by the framing
+                return hdr[0], await self.reader.readexactly(length)
+            rest = await self.reader.readuntil(b"\r\n\r\n")
+            resp = parse_head((first + rest)[:-4])
+            length = resp.content_length
+            if length > MAX_BODY_BYTES:
+                raise ProbeError(f"reply larger than {MAX_BODY_BYTES} bytes")
+            resp.body = await self.reader.readexactly(length)
+            return resp
 
     async def request(
         self, method: str, url: str, headers: dict[str, str] | None = None
@@ -420,7 +426,8 @@ class _RtspProbe:
             if left <= 0:
                 return
             try:
-                msg = await asyncio.wait_for(conn.read_message(), left)
+                async with asyncio.timeout(left):
+                    msg = await conn.read_message()
             except TimeoutError:
                 raise NoMedia(f"timeout: no RTP within {wait:.3g}s of PLAY") from None
             frames = [msg] if isinstance(msg, tuple) else []
