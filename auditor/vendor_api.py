@@ -8,7 +8,8 @@ missing or wrongly typed values: observations come from devices that may misbeha
 Used by ``auditor.signals.radios`` (a ``Radio(source="vendor-api")`` per radio
 interface), by ``auditor.radios`` (a vendor-API-listed MAC links an air transmitter to
 the device like an ONVIF self-report does) and by the radio rules (the camera's own
-access point; ONVIF leaving out a radio the vendor API lists).
+access point; ONVIF leaving out a radio the vendor API lists), and by the remote
+storage rule (``storage``: where the camera uploads captures and recordings).
 """
 
 from __future__ import annotations
@@ -117,3 +118,34 @@ def own_network_interfaces(
         if i.get("kind") == "wifi" and i.get("mode") in OWN_NETWORK_MODES
         and i.get("enabled") is not False
     ]  # fmt: skip
+
+
+def upload_targets(obs: Observation) -> list[dict[str, Any]]:
+    """Enabled upload targets of a ``vendor_api`` observation's ``storage`` (ISAPI FTP
+    servers, Dahua off-camera storage points), only when its call answered ``ok``."""
+    storage, calls = obs.data.get("storage"), obs.data.get("calls")
+    if not isinstance(storage, dict) or not isinstance(calls, dict):
+        return []
+    source = _str(storage.get("source"), 200)
+    targets = storage.get("targets")
+    if source is None or calls.get(source) != "ok" or not isinstance(targets, list):
+        return []
+    return [t for t in targets if isinstance(t, dict) and t.get("enabled") is True]
+
+
+def describe_upload(obs: Observation, target: dict[str, Any]) -> str:
+    """One line quoting what the API said about one upload target (no user, no password:
+    none is stored)."""
+    api = API_NAMES.get(str(obs.data.get("api")), str(obs.data.get("api")))
+    storage = obs.data.get("storage") or {}
+    source = _str(storage.get("source"), 200) or "?"
+    proto = _str(target.get("protocol"), 16) or "?"
+    uses = target.get("uses")
+    if isinstance(uses, list) and uses:
+        what = ", ".join(str(u)[:32] for u in uses[:8])
+        return f"{api} GET {source}: storage point {proto} enabled for {what}"
+    host = _str(target.get("host"), 253) or "no address given"
+    port = target.get("port")
+    where = f"{host}:{port}" if isinstance(port, int) and not isinstance(port, bool) else host
+    ident = _str(target.get("id"), 16) or "?"
+    return f"{api} GET {source}: {proto} upload server {ident} enabled, {where}"

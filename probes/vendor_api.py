@@ -1,10 +1,12 @@
 """Opt-in vendor API probe: what the camera's own configuration API says about its radios.
 
-Runs after identification, per host, and only when the operator gave credentials
-(``camaudit scan --credentials FILE``) and the host's HTTP fingerprint names a
-Hikvision-family or Dahua-family board (``auditor.classify``: the real maker behind the
-label, so an Annke or an Amcrest is asked too). Read-only GETs over the port the host
-already serves HTTP(S) on:
+Runs during identification, per host, and only when the operator gave credentials
+(``camaudit scan --credentials FILE``) and what is known of the host (WS-Discovery
+scopes, else its web banners) names a Hikvision-family or Dahua-family board
+(``auditor.classify``: the real maker behind the label, so an Annke or an Amcrest is
+asked too). Read-only GETs over the port the host serves HTTP(S) on. The first call
+(the interface list) goes alone and proves the credential; the others then go at once
+on up to :data:`CONNECTIONS` connections (see :func:`_walk`):
 
 - Hikvision ISAPI: ``/ISAPI/System/Network/interfaces`` (NetworkInterfaceList: ids,
   ``Link/MACAddress``, a ``Wireless`` child on Wi-Fi interfaces), then per listed id
@@ -14,12 +16,19 @@ already serves HTTP(S) on:
 - Dahua CGI: ``/cgi-bin/configManager.cgi?action=getConfig&name=WLan`` (``table.WLan.
   <iface>.Enable / SSID / ConnectEnable / LinkMode``) and ``name=Network``
   (``table.Network.<iface>.PhysicalAddress``).
-- Vendor cloud platform (issue 7), last, so a slow device spends its time on the radios
-  first: ISAPI ``GET /ISAPI/System/Network/EZVIZ`` (Hik-Connect/EZVIZ platform access:
-  ``enabled``, ``registerStatus``, ``serverAddress``, ``bindStatus``; the
+- Vendor cloud platform (issue 7): ISAPI ``GET /ISAPI/System/Network/EZVIZ``
+  (Hik-Connect/EZVIZ platform access: ``enabled``, ``registerStatus``, ``serverAddress``, ``bindStatus``; the
   ``verificationCode`` is a secret and never read) and Dahua
   ``configManager.cgi?action=getConfig&name=T2UServer`` (the P2P / Easy4IP cloud:
   ``table.T2UServer.Enable``, some firmware ``table.T2UServer[0].Enable``).
+- Cellular modem (ISAPI only): ``GET /ISAPI/System/Network/
+  WirelessDial/Interfaces/1/dial``; a document there (not ``notSupport``) lists a
+  ``cellular`` interface. Dahua's documented WLan ``LinkMode`` is ``Auto``, ``Ad-hoc`` or
+  ``Infrastructure``: a Dahua board running its own network says ``Ad-hoc``.
+- Where footage goes (issue 7 "recording to cloud"): ISAPI ``GET /ISAPI/
+  System/Network/ftp`` (FTP/SFTP upload servers: ``enabled``, host, port; never the user
+  or password) and Dahua ``getConfig&name=RecordStoragePoint`` (which record and snapshot
+  types go to the ``FTP`` or ``Remote`` storage point).
 
 HTTP Digest answers the challenge; Basic is sent only over HTTPS (a Basic password over
 plain HTTP is readable by anyone on the VLAN). Every call's outcome is recorded: ``ok``,
@@ -36,7 +45,7 @@ import asyncio
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import defusedxml.ElementTree as SafeET
@@ -49,18 +58,31 @@ from auditor.oui import OuiTable
 from probes.transport import clip
 
 log = logging.getLogger(__name__)
+_V = TypeVar("_V")
 
 PROBE = "vendor_api"
 MAX_REPLY = 64 * 1024  # an interface list is a few KiB; anything larger is not one
 MAX_IFACES = 4  # a camera has one to three interfaces; a list of hundreds is a flood
 MAX_LINES = 2000  # Dahua key=value lines read from one reply
 MAX_CREDENTIALS = 3  # cameras lock accounts out after a few failures
+CONNECTIONS = 3  # per camera at once: embedded web servers serve only a few
 SSID_CAP = 64
 ISAPI_IFACES = "/ISAPI/System/Network/interfaces"
 DAHUA_WLAN = "/cgi-bin/configManager.cgi?action=getConfig&name=WLan"
 DAHUA_NETWORK = "/cgi-bin/configManager.cgi?action=getConfig&name=Network"
 ISAPI_CLOUD = "/ISAPI/System/Network/EZVIZ"  # Hik-Connect / EZVIZ platform access
 DAHUA_CLOUD = "/cgi-bin/configManager.cgi?action=getConfig&name=T2UServer"  # P2P cloud
+#: Hikvision wireless dial (cellular modem) parameters of dial interface 1; the ISAPI
+#: developer guide lists ``GET /ISAPI/System/Network/WirelessDial/Interfaces/<ID>/dial``
+#: and Hikvision's web client asks interface 1
+ISAPI_DIAL = "/ISAPI/System/Network/WirelessDial/Interfaces/1/dial"
+ISAPI_FTP = "/ISAPI/System/Network/ftp"  # FTPNotificationList: where captures are uploaded
+#: Dahua record storage point mapping (per channel, per record/snapshot type: Local, FTP,
+#: Remote, Redundant, ... true/false)
+DAHUA_STORAGE = "/cgi-bin/configManager.cgi?action=getConfig&name=RecordStoragePoint"
+#: Dahua storage points that put footage on another machine (``Remote``: network storage)
+DAHUA_OFF_CAMERA = ("FTP", "Remote")
+MAX_TARGETS = 4  # upload targets kept from one reply
 HOST_CAP = 253  # a DNS name is at most 253 characters
 #: maker (as auditor.classify names the board) -> API family
 BOARDS = {"hikvision": "isapi", "dahua": "dahua-cgi"}
@@ -320,6 +342,91 @@ def parse_dahua_cloud(body: bytes) -> dict[str, Any]:
     raise ParseError("no table.T2UServer.Enable line in the reply")
 
 
+def parse_isapi_dial(body: bytes) -> dict[str, Any]:
+    """Return a ``cellular`` interface from a 200 answer to :data:`ISAPI_DIAL`.
+
+    The ISAPI guide names the resource (wireless dial parameters) but no public source
+    gives its element names, so nothing inside is read: a device without a modem answers
+    ``notSupport`` (or 404), and a well-formed document here means the wireless-dial
+    (cellular) function exists. The dial settings may hold an APN user and password:
+    never read. Raises :class:`ParseError` for bad XML or a ``ResponseStatus``.
+    """
+    root = parse_xml(body)
+    tag = clip(_local(root.tag), 64)
+    if tag == "ResponseStatus":
+        raise ParseError("a ResponseStatus, not wireless dial parameters")
+    return {
+        "id": "dial-1", "name": "WirelessDial 1", "mac": None, "kind": "cellular",
+        "enabled": None, "mode": None, "ssid": None, "document": tag, "source": ISAPI_DIAL,
+    }  # fmt: skip
+
+
+def _port(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 65536 else None
+
+
+def parse_isapi_ftp(body: bytes) -> dict[str, Any]:
+    """Return ``{kind: "ftp", targets: [{id, enabled, host, port, protocol}], source}``
+    from an ISAPI ``FTPNotificationList`` (the servers captures are uploaded to). The
+    ``userName`` and ``password`` are never read. Raises :class:`ParseError`."""
+    root = parse_xml(body)
+    tag = _local(root.tag)
+    if tag not in ("FTPNotificationList", "FTPNotification"):
+        raise ParseError(f"not an FTPNotificationList: <{clip(tag, 64)}>")
+    items = [root] if tag == "FTPNotification" else list(root)
+    targets: list[dict[str, Any]] = []
+    for el in items:
+        if _local(el.tag) != "FTPNotification":
+            continue
+        if len(targets) >= MAX_TARGETS:
+            break
+        # addressingFormatType says which of the two is meant; either may be left filled
+        by_name = (_text(el, "addressingFormatType", 16) or "").lower() == "hostname"
+        name, addr = _text(el, "hostName", HOST_CAP), _text(el, "ipAddress", 64)
+        targets.append({
+            "id": _text(el, "id", 16),
+            "enabled": _bool(_text(el, "enabled")),
+            "host": (name if by_name else addr) or name or addr or None,
+            "port": _port(_text(el, "portNo", 8)),
+            "protocol": _text(el, "uploadProtocolType", 16) or "FTP",
+        })  # fmt: skip
+    return {"kind": "ftp", "targets": targets, "source": ISAPI_FTP}
+
+
+def parse_dahua_storage(body: bytes) -> dict[str, Any]:
+    """Return ``{kind: "storage-point", targets: [{id, enabled, host: None, port: None,
+    protocol, uses}], source}`` from Dahua ``RecordStoragePoint`` lines
+    (``table.RecordStoragePoint[<ch>].<Type>.<Point>=true``): one target per off-camera
+    point (:data:`DAHUA_OFF_CAMERA`), ``uses`` the record/snapshot types sent there.
+    Raises :class:`ParseError` for an ``Error`` body or a reply without such a line."""
+    if len(body) > MAX_REPLY:
+        raise ReplyTooLarge(f"reply larger than {MAX_REPLY} bytes")
+    text = body.decode("utf-8", "replace")
+    if text.lstrip().lower().startswith("error"):
+        raise ParseError(clip(" ".join(text.split()), 128))
+    uses: dict[str, list[str]] = {p: [] for p in DAHUA_OFF_CAMERA}
+    seen = False
+    for line in text.splitlines()[:MAX_LINES]:
+        key, sep, value = line.strip().partition("=")
+        if not sep or not key.startswith("table.RecordStoragePoint"):
+            continue
+        seen = True
+        parts = key.split(".")
+        if len(parts) != 4 or parts[3] not in uses or _bool(value) is not True:
+            continue
+        kind = clip(parts[2], 32)
+        if kind not in uses[parts[3]] and len(uses[parts[3]]) < 16:
+            uses[parts[3]].append(kind)
+    if not seen:
+        raise ParseError("no table.RecordStoragePoint line in the reply")
+    targets = [
+        {"id": point, "enabled": bool(kinds), "host": None, "port": None,
+         "protocol": point, "uses": sorted(kinds)}
+        for point, kinds in uses.items()
+    ]  # fmt: skip
+    return {"kind": "storage-point", "targets": targets, "source": DAHUA_STORAGE}
+
+
 # ---------------------------------------------------------------- network
 
 
@@ -379,6 +486,11 @@ def http_fetcher(
     return fetch
 
 
+def _ordered(record: dict[str, _V], first: list[str]) -> dict[str, _V]:
+    keys = [p for p in first if p in record] + [p for p in record if p not in first]
+    return {p: record[p] for p in keys}
+
+
 class _Run:
     """One device's calls under one credential: outcomes and parsed results."""
 
@@ -386,6 +498,12 @@ class _Run:
         self.fetch, self.api, self.timeout, self.deadline = fetch, api, timeout, deadline
         self.calls: dict[str, str] = {}
         self.replies: dict[str, dict[str, Any]] = {}
+
+    def put_in_order(self, paths: list[str]) -> None:
+        """Record ``paths`` in this order (calls made at once answer in any order; the
+        record reads the same every time), the rest after them."""
+        self.calls = _ordered(self.calls, paths)
+        self.replies = _ordered(self.replies, paths)
 
     async def call(self, path: str, parse: Callable[[bytes], Any]) -> Any:
         """GET ``path``; record its outcome; return the parsed body or None."""
@@ -422,54 +540,67 @@ class _Run:
         return parsed
 
 
-async def _isapi(run: _Run) -> list[dict[str, Any]]:
-    ifaces: list[dict[str, Any]] = await run.call(ISAPI_IFACES, parse_isapi_interfaces) or []
-    if run.calls.get(ISAPI_IFACES) == "auth failed":
-        return []
-    # Wi-Fi interfaces first: a slow device may run out of the step's time budget, and
-    # what they say matters most
-    ordered = sorted(ifaces, key=lambda i: i.get("kind") != "wifi")
-    ids = [str(i["id"]) for i in ordered if i.get("id")] or ["1"]
-    by_id = {str(i.get("id")): i for i in ifaces}
-    for iid in ids[:MAX_IFACES]:
-        path = f"{ISAPI_IFACES}/{iid}/wireless"
-        w = await run.call(path, parse_isapi_wireless)
-        iface = by_id.get(iid)
-        if w is not None:
-            if iface is None:  # the list failed but the wireless resource answered
-                iface = {"id": iid, "name": None, "mac": None, "source": path}
-                ifaces.append(iface)
-                by_id[iid] = iface
-            iface.update(kind="wifi", enabled=w["enabled"], ssid=w["ssid"], source=path)
-            iface.update(mode=w["mode"], mode_raw=w["mode_raw"], security=w["security"])
-        if iface is None or iface.get("kind") != "wifi":
-            continue
-        path = f"{ISAPI_IFACES}/{iid}/wirelessServer"
-        ap = await run.call(path, parse_isapi_wireless_server)
-        if ap is not None:
-            iface["ap_enabled"] = ap["ap_enabled"]
-            if ap["ap_enabled"]:
-                iface.update(mode="ap", ap_ssid=ap["ssid"], source=path)
-    return ifaces
+async def _isapi_wifi(run: _Run, iid: str, ifaces: list[dict[str, Any]]) -> None:
+    """One interface's ``wireless`` resource, then ``wirelessServer`` if it is Wi-Fi."""
+    path = f"{ISAPI_IFACES}/{iid}/wireless"
+    w = await run.call(path, parse_isapi_wireless)
+    iface = next((i for i in ifaces if str(i.get("id")) == iid), None)
+    if w is not None:
+        if iface is None:  # the list failed but the wireless resource answered
+            iface = {"id": iid, "name": None, "mac": None, "source": path}
+            ifaces.append(iface)
+        iface.update(kind="wifi", enabled=w["enabled"], ssid=w["ssid"], source=path)
+        iface.update(mode=w["mode"], mode_raw=w["mode_raw"], security=w["security"])
+    if iface is None or iface.get("kind") != "wifi":
+        return
+    path = f"{ISAPI_IFACES}/{iid}/wirelessServer"
+    ap = await run.call(path, parse_isapi_wireless_server)
+    if ap is not None:
+        iface["ap_enabled"] = ap["ap_enabled"]
+        if ap["ap_enabled"]:
+            iface.update(mode="ap", ap_ssid=ap["ssid"], source=path)
 
 
-async def _dahua(run: _Run) -> list[dict[str, Any]]:
+async def _walk(run: _Run) -> tuple[list[dict[str, Any]], Any, Any]:
+    """(interfaces, cloud, storage) as the device's API tells them.
+
+    The first call alone: it proves the credential (a refusal stops here, before a
+    lockout counter sees more), and its answer names the interfaces. The rest go at
+    once, on a few connections under the same Digest nonce with increasing nonce
+    counts: RFC 7616 servers detect a replayed count, not an out-of-order one, and the
+    cameras' own web UIs load their pages the same way. A camera at a second per
+    answer then costs two round trips after the first call instead of one per call.
+    Interfaces come first in the record, then the cellular modem, the cloud platform
+    and where captures are uploaded.
+    """
+    if run.api == "isapi":
+        ifaces: list[dict[str, Any]] = await run.call(ISAPI_IFACES, parse_isapi_interfaces) or []
+        if run.calls.get(ISAPI_IFACES) == "auth failed":
+            return [], None, None
+        # Wi-Fi interfaces first: their answers matter most if the budget runs out
+        ordered = sorted(ifaces, key=lambda i: i.get("kind") != "wifi")
+        ids = [str(i["id"]) for i in ordered if i.get("id")] or ["1"]
+        _, dial, cloud, storage = await asyncio.gather(
+            asyncio.gather(*(_isapi_wifi(run, iid, ifaces) for iid in ids[:MAX_IFACES])),
+            run.call(ISAPI_DIAL, parse_isapi_dial),
+            run.call(ISAPI_CLOUD, parse_isapi_cloud),
+            run.call(ISAPI_FTP, parse_isapi_ftp),
+        )
+        if dial is not None:
+            ifaces.append(dial)
+        walked = [f"{ISAPI_IFACES}/{i}/{r}" for i in ids for r in ("wireless", "wirelessServer")]
+        run.put_in_order([ISAPI_IFACES, *walked, ISAPI_DIAL, ISAPI_CLOUD, ISAPI_FTP])
+        return ifaces, cloud, storage
     network = await run.call(DAHUA_NETWORK, lambda b: parse_dahua_table(b, "Network"))
     if run.calls.get(DAHUA_NETWORK) == "auth failed":
-        return []
-    wlan = await run.call(DAHUA_WLAN, lambda b: parse_dahua_table(b, "WLan"))
-    return dahua_interfaces(wlan, network)
-
-
-async def _cloud(run: _Run) -> dict[str, Any] | None:
-    """Ask the vendor cloud setting (after the radios: on a slow device they come first)."""
-    if run.calls and all(v == "auth failed" for v in run.calls.values()):
-        return None  # the credential was refused: asking again only feeds a lockout
-    if run.api == "isapi":
-        found: dict[str, Any] | None = await run.call(ISAPI_CLOUD, parse_isapi_cloud)
-    else:
-        found = await run.call(DAHUA_CLOUD, parse_dahua_cloud)
-    return found
+        return [], None, None
+    wlan, cloud, storage = await asyncio.gather(
+        run.call(DAHUA_WLAN, lambda b: parse_dahua_table(b, "WLan")),
+        run.call(DAHUA_CLOUD, parse_dahua_cloud),
+        run.call(DAHUA_STORAGE, parse_dahua_storage),
+    )
+    run.put_in_order([DAHUA_NETWORK, DAHUA_WLAN, DAHUA_CLOUD, DAHUA_STORAGE])
+    return dahua_interfaces(wlan, network), cloud, storage
 
 
 #: ports to ask when no HTTP banner has been read yet (the API is asked early, beside
@@ -515,7 +646,8 @@ async def probe_vendor_api(
     fetcher: Callable[[str, int, tuple[str, str]], Fetch] | None = None,
 ) -> list[Observation]:
     """Ask a Hikvision- or Dahua-board camera's own API about its interfaces and radios,
-    and whether its vendor cloud platform (Hik-Connect, Dahua P2P) is switched on.
+    whether its vendor cloud platform (Hik-Connect, Dahua P2P) is switched on, and where
+    it uploads captures (``storage``).
 
     ``observations`` are what identification saw on ``ip`` (they name the board and the
     HTTP port). Returns ``[]`` when there is nothing to ask (no credentials, another
@@ -536,7 +668,7 @@ async def probe_vendor_api(
     scheme, port = where
     data: dict[str, Any] = {
         "api": api, "board": BOARD_NAMES[api], "scheme": scheme, "credential_index": None,
-        "calls": {}, "replies": {}, "interfaces": [], "cloud": None,
+        "calls": {}, "replies": {}, "interfaces": [], "cloud": None, "storage": None,
     }  # fmt: skip
     error: str | None = None
     deadline = asyncio.get_running_loop().time() + (budget if budget else 2.5 * timeout)
@@ -548,20 +680,20 @@ async def probe_vendor_api(
             session = aiohttp.ClientSession(
                 # cameras serve self-signed certificates; Basic is only ever sent here,
                 # inside TLS, and Digest never sends the password itself
-                connector=aiohttp.TCPConnector(limit=1, ssl=False),
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=False),
                 timeout=aiohttp.ClientTimeout(total=timeout, connect=timeout),
                 trust_env=False,  # never route camera traffic through an environment proxy
             )
             fetch = http_fetcher(session, f"{scheme}://{ip}:{port}", cred, scheme == "https")
         run = _Run(fetch, api, timeout, deadline)
         try:
-            ifaces = await (_isapi(run) if api == "isapi" else _dahua(run))
-            cloud = await _cloud(run)
+            ifaces, cloud, storage = await _walk(run)
         finally:
             if session is not None:
                 # shielded: a step cut off by the engine's bound must still close it
                 await asyncio.shield(session.close())
         data.update(calls=run.calls, replies=run.replies, interfaces=ifaces, cloud=cloud)
+        data["storage"] = storage
         refused = bool(run.calls) and all(v == "auth failed" for v in run.calls.values())
         if not refused:
             if "ok" in run.calls.values():

@@ -83,8 +83,12 @@ async def test_hikvision_wifi_model_every_call_recorded() -> None:
         f"{ISAPI_IFACES}/1/wireless": "not supported",
         f"{ISAPI_IFACES}/2/wireless": "ok",
         f"{ISAPI_IFACES}/2/wirelessServer": "ok",
+        va.ISAPI_DIAL: "not supported",  # 404 here; test_vendor_api_cellular_storage.py
         va.ISAPI_CLOUD: "not supported",  # 404 here; tests/posture/test_cloud_platform.py
+        va.ISAPI_FTP: "not supported",
     }
+    # the radios first, then the cloud setting, then where footage goes
+    assert list(d["calls"])[-3:] == [va.ISAPI_DIAL, va.ISAPI_CLOUD, va.ISAPI_FTP]
     assert d["replies"][f"{ISAPI_IFACES}/1/wireless"]["http_status"] == 403
     wifi = [i for i in d["interfaces"] if i["kind"] == "wifi"]
     assert len(wifi) == 1 and wifi[0]["mac"] == "44:19:b6:7c:21:0b"
@@ -102,7 +106,8 @@ async def test_wired_hikvision_says_not_supported() -> None:
     (obs,) = await probe_vendor_api(IP, [hik_http()], credentials=[GOOD], fetcher=fetcher)
     assert obs.data["calls"] == {
         ISAPI_IFACES: "ok", f"{ISAPI_IFACES}/1/wireless": "not supported",
-        va.ISAPI_CLOUD: "not supported",
+        va.ISAPI_DIAL: "not supported", va.ISAPI_CLOUD: "not supported",
+        va.ISAPI_FTP: "not supported",
     }  # fmt: skip
     assert [i["kind"] for i in obs.data["interfaces"]] == ["ethernet"]
     assert f"{ISAPI_IFACES}/1/wirelessServer" not in fetcher.asked  # type: ignore[attr-defined]
@@ -116,7 +121,8 @@ async def test_dahua_wifi_and_wired_models() -> None:
     }
     (obs,) = await probe_vendor_api(IP, [dahua_http()], credentials=[GOOD], fetcher=device(replies))
     assert obs.data["api"] == "dahua-cgi" and obs.data["calls"] == {
-        DAHUA_NETWORK: "ok", DAHUA_WLAN: "ok", va.DAHUA_CLOUD: "not supported"
+        DAHUA_NETWORK: "ok", DAHUA_WLAN: "ok", va.DAHUA_CLOUD: "not supported",
+        va.DAHUA_STORAGE: "not supported",
     }  # fmt: skip
     assert [(i["id"], i["kind"]) for i in obs.data["interfaces"]] == [
         ("eth0", "ethernet"), ("eth2", "wifi")

@@ -197,6 +197,17 @@ CASES: dict[str, tuple[list[Observation], list[Observation]]] = {
             "/ISAPI/System/Network/EZVIZ": "ok"}, "cloud": {"platform": "hik-connect",
             "enabled": False, "source": "/ISAPI/System/Network/EZVIZ"}}, port=80)],
     ),
+    # issue 7: the vendor API says footage is uploaded (test_vendor_api_cellular_storage.py)
+    "CAM-PRIV-REMOTE-STORAGE": (
+        [HIK, Observation("vendor_api", IP, {"api": "isapi", "calls": {
+            "/ISAPI/System/Network/ftp": "ok"}, "storage": {"kind": "ftp", "targets": [
+                {"id": "1", "enabled": True, "host": "ftp.example.org", "port": 21,
+                 "protocol": "FTP"}], "source": "/ISAPI/System/Network/ftp"}}, port=80)],
+        [HIK, Observation("vendor_api", IP, {"api": "isapi", "calls": {
+            "/ISAPI/System/Network/ftp": "ok"}, "storage": {"kind": "ftp", "targets": [
+                {"id": "1", "enabled": False, "host": "ftp.example.org", "port": 21,
+                 "protocol": "FTP"}], "source": "/ISAPI/System/Network/ftp"}}, port=80)],
+    ),
 }  # fmt: skip
 
 # Rules that need a site policy; tested with one in tests/posture/test_policy.py.

@@ -29,7 +29,7 @@ SCAN_RULES = (
     "CAM-EXP-RTSP-ANYPATH", "CAM-EXP-RTSP-NOAUTH", "CAM-EXP-SSH", "CAM-EXP-TELNET",
     "CAM-EXP-UPNP", "CAM-ID-LABEL-MISMATCH", "CAM-ID-OEM-REBRAND", "CAM-POL-NDAA-889",
     "CAM-PRIV-ANALYTICS",
-    "CAM-PRIV-AUDIO", "CAM-PRIV-CLOUD-PLATFORM",
+    "CAM-PRIV-AUDIO", "CAM-PRIV-CLOUD-PLATFORM", "CAM-PRIV-REMOTE-STORAGE",
     "CAM-PRIV-NO-MASKS", "CAM-RADIO-CELLULAR", "CAM-RADIO-WIFI-IFACE",
     "CAM-RADIO-ONVIF-OMITS", "CAM-RADIO-OWN-AP",
     "CAM-VULN-CVE", "CAM-VULN-KEV",
@@ -128,21 +128,31 @@ def vendor_api_readable(dev: LabDevice) -> bool:
 
 def _vendor_api_rules(dev: LabDevice, onvif_ok: bool) -> set[str]:
     """What the vendor API adds (camlab.services.vendorapi): it lists the Wi-Fi
-    interface, hidden from ONVIF or not, ISAPI tells its access point, and both say
-    whether the vendor cloud platform is on."""
+    interface, hidden from ONVIF or not, and the camera's own network (ISAPI
+    wirelessServer, Dahua LinkMode Ad-hoc); ISAPI lists a cellular modem (WirelessDial);
+    both say whether the vendor cloud platform is on and whether footage is uploaded."""
     from .services.vendorapi import api_of
 
     out: set[str] = set()
-    if vendor_api_readable(dev) and dev.http.get("cloud_platform"):
+    if not vendor_api_readable(dev):
+        return out
+    if dev.http.get("cloud_platform"):
         out.add("CAM-PRIV-CLOUD-PLATFORM")  # ISAPI EZVIZ enabled / Dahua T2UServer.Enable
+    if dev.http.get("remote_storage"):
+        out.add("CAM-PRIV-REMOTE-STORAGE")  # ISAPI ftp enabled / Dahua FTP storage point
+    cell = next((r for r in dev.radios if r.get("kind") == "cellular"), None)
+    if cell is not None and api_of(dev) == "isapi":
+        out.add("CAM-RADIO-CELLULAR")  # WirelessDial/Interfaces/1/dial answers
+        if onvif_ok and not cell.get("reported"):
+            out.add("CAM-RADIO-ONVIF-OMITS")
     wifi = next((r for r in dev.radios if r.get("kind") == "wifi"), None)
-    if wifi is None or not vendor_api_readable(dev):
+    if wifi is None:
         return out
     out.add("CAM-RADIO-WIFI-IFACE")
     if onvif_ok and not wifi.get("reported"):
         out.add("CAM-RADIO-ONVIF-OMITS")  # ONVIF answered the operator without it
-    if api_of(dev) == "isapi" and wifi.get("air_mode") in ("ap", "ap-hidden"):
-        out.add("CAM-RADIO-OWN-AP")  # wirelessServer wifiApEnabled
+    if wifi.get("air_mode") in ("ap", "ap-hidden"):
+        out.add("CAM-RADIO-OWN-AP")  # ISAPI wirelessServer wifiApEnabled, Dahua Ad-hoc
     return out
 
 

@@ -35,6 +35,9 @@ Shapes written into the device (the services read them, the truth reports them):
 - ``http["cloud_platform"] = True``: the vendor cloud platform is switched on (Hik-Connect
   on Hikvision boards, P2P on Dahua boards; camlab.services.vendorapi answers ISAPI
   ``/ISAPI/System/Network/EZVIZ`` and Dahua ``getConfig&name=T2UServer`` from it).
+- ``http["remote_storage"] = {"host"}``: the camera uploads captures to a server
+  (Hikvision ``/ISAPI/System/Network/ftp`` lists it enabled; Dahua ``RecordStoragePoint``
+  sends snapshots and event recordings to its FTP point, without an address).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from .spec import LabDevice
 
 #: boards whose vendor API (camlab.services.vendorapi) carries a cloud platform setting
 CLOUD_BOARDS = ("hikvision", "dahua")
+#: where ``remote_storage`` uploads go: a site server or a name outside (lab-only)
+UPLOAD_HOSTS = ("198.18.0.250", "upload.archive-cloud.example")
 #: feature name -> does it apply to this device (its profile must also give a share)
 FEATURES: dict[str, Callable[[LabDevice], bool]] = {
     "onvif_anonymous": lambda d: d.onvif is not None,
@@ -65,6 +70,9 @@ FEATURES: dict[str, Callable[[LabDevice], bool]] = {
     "privacy_masks": lambda d: d.onvif is not None and bool(d.onvif.get("media2")),
     "upnp_ssdp": lambda d: bool(d.http),
     "cloud_platform": lambda d: (
+        d.kind == "camera" and bool(d.http) and d.oem.lower() in CLOUD_BOARDS
+    ),
+    "remote_storage": lambda d: (
         d.kind == "camera" and bool(d.http) and d.oem.lower() in CLOUD_BOARDS
     ),
 }
@@ -109,6 +117,8 @@ def apply(dev: LabDevice, feature: str, cfg: dict[str, Any], rng: random.Random)
         dev.http["pages"] = [*dev.http.get("pages", []), _upnp_page(dev)]
     elif feature == "cloud_platform" and dev.http:
         dev.http["cloud_platform"] = True
+    elif feature == "remote_storage" and dev.http and not dev.http.get("remote_storage"):
+        dev.http["remote_storage"] = {"host": rng.choice(UPLOAD_HOSTS)}
     elif feature == "privacy_masks" and onvif is not None and not onvif.get("masks"):
         # one or two rectangles over the frame's edge (a neighbour's window, a garden)
         onvif["masks"] = [
@@ -165,6 +175,7 @@ def has(dev: LabDevice, feature: str) -> bool:
         "privacy_masks": lambda: any(m.get("enabled") for m in onvif.get("masks") or []),
         "upnp_ssdp": lambda: bool(dev.http.get("ssdp")),
         "cloud_platform": lambda: bool(dev.http.get("cloud_platform")),
+        "remote_storage": lambda: bool(dev.http.get("remote_storage")),
     }
     if feature in _PORTS:
         return any(

@@ -11,7 +11,9 @@ Generated shapes, beyond the profile sections copied with placeholders filled in
 - ``radios``: ``{"kind": "wifi", "reported": bool, "mac", "ssid", "channel"}`` (a
   reported radio appears in ONVIF GetNetworkInterfaces as ifType 71; an unreported one
   is the hidden module of the Lahore case) and ``{"kind": "cellular", "reported": bool,
-  "imei"}`` (ifType 243 when reported).
+  "imei"}`` (ifType 243 when reported). A profile's ``[radios] cellular_modem`` share
+  adds a cellular radio after everything else is drawn (:func:`_modems`); on a Hikvision
+  board its ISAPI answers the wireless dial resource.
 - ``onvif["profiles"]``: media profiles ``{"token", "name", "path", "width", "height"}``
   built from the RTSP paths.
 - ``rtsp["engine"]``: ``"gstreamer"`` (a real stream) or ``"fake"`` (the
@@ -289,6 +291,7 @@ def generate(
     # last, from per-device generators: features never shift what the seed drew above
     configs = {p.id: p.section("features") or {} for p in profiles}
     features.assign(devices, configs, seed, cover=cameras >= MIN_FOR_FULL_MIX)
+    _modems(gen, devices, seed, cover=cameras >= MIN_FOR_FULL_MIX)
     if hostile:
         devices += _hostile(gen, profiles, hostile, local)
     wifimode.stamp(devices)  # what each radio does on the air, for the vendor APIs to tell
@@ -320,6 +323,39 @@ def _cover(gen: _Generator, cams: list[LabDevice], profiles: dict[str, Profile])
         if able:
             cam = gen.rng.choice(able)
             gen.radios(cam, gen.radio_cfg[cam.name], force=case)
+
+
+def _modems(gen: _Generator, devices: list[LabDevice], seed: int, cover: bool) -> None:
+    """``[radios] cellular_modem``: a cellular modem added after everything else was drawn.
+
+    Each camera draws from its own generator (``f"{seed}:{name}:modem"``), so a profile
+    gaining the share never moves another device a seed produced. With ``cover``, at
+    least one camera whose operator can log in gets one when some profile offers it.
+    """
+
+    def share(dev: LabDevice) -> float:
+        return float(gen.radio_cfg.get(dev.name, {}).get("cellular_modem", 0.0))
+
+    def add(dev: LabDevice, rng: random.Random) -> None:
+        if any(r["kind"] == "cellular" for r in dev.radios):
+            return
+        imei = "86" + "".join(rng.choices(string.digits, k=13))
+        dev.radios.append({"kind": "cellular", "reported": rng.random() < 0.5, "imei": imei})
+
+    cams = [d for d in devices if d.kind == "camera"]
+    added = []
+    for dev in cams:
+        rng = random.Random(f"{seed}:{dev.name}:modem")
+        if rng.random() < share(dev) and not any(r["kind"] == "cellular" for r in dev.radios):
+            add(dev, rng)
+            added.append(dev)
+    if not cover or added:
+        return
+    able = [d for d in cams if share(d) > 0 and not d.default_password
+            and not any(r["kind"] == "cellular" for r in d.radios)]  # fmt: skip
+    if able:
+        rng = random.Random(f"{seed}:cover:modem")
+        add(rng.choice(able), rng)
 
 
 def _counterfeit(

@@ -31,7 +31,7 @@ QUIRKS = (
 FEATURE_NAMES = frozenset({
     "onvif_anonymous", "onvif_users_anonymous", "audio", "analytics", "face_detection",
     "ntp_off", "telnet", "ftp", "ssh", "http_basic", "rtsp_open", "privacy_masks",
-    "upnp_ssdp", "cloud_platform",
+    "upnp_ssdp", "cloud_platform", "remote_storage",
 })  # fmt: skip
 PHONE_HOME_KINDS = frozenset({"dns", "udp", "tcp", "ntp", "upnp"})
 AUTH_SCHEMES = frozenset({"none", "basic", "digest"})

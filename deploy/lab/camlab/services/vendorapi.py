@@ -21,6 +21,19 @@ it. Answers are built on request from the device (nothing is stored per camera):
   ``serverAddress``, ``verificationCode``, ``bindStatus``) and Dahua ``name=T2UServer``
   (``table.T2UServer.Enable``). Every Hikvision/Dahua-board camera answers, on or off.
 
+- Radios beyond Wi-Fi and where footage goes (issues 5 and 7): ISAPI ``GET /ISAPI/System/
+  Network/WirelessDial/Interfaces/1/dial`` answers on a Hikvision board with a cellular
+  radio (``camlab.features`` ``cellular_modem``), ``notSupport`` elsewhere. Its element
+  names are the lab's own: no public schema of the dial parameters was found, and the
+  scanner reads nothing inside. ISAPI ``GET /ISAPI/System/Network/ftp`` (an
+  FTPNotificationList: ``enabled``, ``addressingFormatType``, ``hostName`` /
+  ``ipAddress``, ``portNo``, ``userName``, ``password``) and Dahua
+  ``name=RecordStoragePoint`` (``table.RecordStoragePoint[0].<Type>.<Point>=true|false``)
+  tell the ``remote_storage`` feature. Dahua's WLan ``LinkMode`` is ``Auto``, ``Ad-hoc``
+  or ``Infrastructure`` (Dahua NetSDK ``CFG_WLAN_INFO``): it has no access-point value,
+  so a Dahua radio running its own network (``air_mode`` ``ap`` / ``ap-hidden``) says
+  ``Ad-hoc``.
+
 Every answer needs the HTTP authentication of the admin page (Digest in the profiles).
 """
 
@@ -40,6 +53,18 @@ DAHUA = "/cgi-bin/configManager.cgi"
 WIFI_IFACE = "eth2"  # Dahua names its Wi-Fi interface eth2
 #: a lab-only Wi-Fi key: a scanner must never copy it into a report
 LAB_WIFI_KEY = "lab-wifi-psk-0000"
+ISAPI_DIAL = "/ISAPI/System/Network/WirelessDial/Interfaces/1/dial"
+ISAPI_FTP = "/ISAPI/System/Network/ftp"
+#: a lab-only FTP upload password: a scanner must never copy it into a report
+LAB_FTP_PASSWORD = "lab-ftp-pass-0000"
+LAB_APN_PASSWORD = "lab-apn-pass-0000"  # the cellular dial login, as secret
+#: Dahua record and snapshot types of RecordStoragePoint, and its storage points
+DAHUA_RECORD_TYPES = ("TimingRecord", "VideoDetectRecord", "AlarmRecord", "EventRecord",
+                      "TimingSnapShot", "VideoDetectSnapShot", "AlarmSnapShot",
+                      "EventSnapShot")  # fmt: skip
+DAHUA_POINTS = ("AutoSync", "Custom", "FTP", "Local", "LocalForEmergency", "Redundant", "Remote")
+#: what the remote_storage feature sends to the FTP point on a Dahua board
+DAHUA_UPLOADED = ("EventRecord", "EventSnapShot", "VideoDetectSnapShot")
 
 Answer = tuple[int, bytes, str]  # status, body, content type
 
@@ -93,9 +118,41 @@ def _isapi_cloud(dev: LabDevice) -> Answer:
     )
 
 
+def _isapi_ftp(dev: LabDevice) -> Answer:
+    upload = dev.http.get("remote_storage") or {}
+    host = str(upload.get("host") or "0.0.0.0")
+    by_name = not host.replace(".", "").isdigit()
+    addr = (f"<addressingFormatType>hostname</addressingFormatType><hostName>{escape(host)}"
+            "</hostName>" if by_name else
+            f"<addressingFormatType>ipaddress</addressingFormatType><ipAddress>{host}"
+            "</ipAddress>")  # fmt: skip
+    return _xml(
+        f'<FTPNotificationList version="2.0" xmlns="{NS}"><FTPNotification><id>1</id>'
+        f"<enabled>{str(bool(upload)).lower()}</enabled>{addr}<portNo>21</portNo>"
+        f"<userName>camlab</userName><password>{LAB_FTP_PASSWORD if upload else ''}"
+        "</password><uploadProtocolType>FTP</uploadProtocolType></FTPNotification>"
+        "</FTPNotificationList>"
+    )
+
+
+def _isapi_dial(dev: LabDevice, target: str) -> Answer:
+    if not any(r.get("kind") == "cellular" for r in dev.radios):
+        return _not_supported(target)
+    # the lab's own element names (see the module docstring); the APN login is a secret
+    return _xml(
+        f'<WirelessDial version="2.0" xmlns="{NS}"><id>1</id><enabled>true</enabled>'
+        f"<APNname>camlab.apn</APNname><userName>camlab</userName><password>"
+        f"{LAB_APN_PASSWORD}</password></WirelessDial>"
+    )
+
+
 def _isapi(dev: LabDevice, path: str, target: str) -> Answer | None:
     if path == ISAPI_CLOUD:
         return _isapi_cloud(dev)
+    if path == ISAPI_DIAL:
+        return _isapi_dial(dev, target)
+    if path == ISAPI_FTP:
+        return _isapi_ftp(dev)
     if path != ISAPI and not path.startswith(ISAPI + "/"):
         return None
     radio = _wifi(dev)
@@ -169,8 +226,18 @@ def _dahua(dev: LabDevice, path: str, target: str) -> Answer | None:
             f"{w}.ConnectEnable={'true' if client else 'false'}",
             f"{w}.Enable=true", f"{w}.Encryption=On", f"{w}.KeyFlag=true",
             f"{w}.KeyID=0", f"{w}.KeyType=Hex", f"{w}.Keys[0]={LAB_WIFI_KEY}",
-            f"{w}.LinkEnable=true", f"{w}.LinkMode=Auto", f"{w}.SSID={ssid}",
+            f"{w}.LinkEnable=true", f"{w}.LinkMode={'Auto' if client else 'Ad-hoc'}",
+            f"{w}.SSID={ssid}",
         ]  # fmt: skip
+    elif name == "RecordStoragePoint":
+        upload = bool(dev.http.get("remote_storage"))
+        sent = DAHUA_UPLOADED if upload else ()
+        lines = [
+            f"table.RecordStoragePoint[0].{kind}.{point}="
+            + str(point == "Local" or (point == "FTP" and kind in sent)).lower()
+            for kind in DAHUA_RECORD_TYPES
+            for point in DAHUA_POINTS
+        ]
     elif name == "T2UServer":
         lines = [f"table.T2UServer.Enable={str(bool(dev.http.get('cloud_platform'))).lower()}"]
     else:
