@@ -17,8 +17,9 @@ on up to :data:`CONNECTIONS` connections (see :func:`_walk`):
   <iface>.Enable / SSID / ConnectEnable / LinkMode``) and ``name=Network``
   (``table.Network.<iface>.PhysicalAddress``).
 - Vendor cloud platform (issue 7): ISAPI ``GET /ISAPI/System/Network/EZVIZ``
-  (Hik-Connect/EZVIZ platform access: ``enabled``, ``registerStatus``, ``serverAddress``, ``bindStatus``; the
-  ``verificationCode`` is a secret and never read) and Dahua
+  (Hik-Connect/EZVIZ platform access: ``enabled``, ``registerStatus``,
+  ``serverAddress``, ``bindStatus``; the ``verificationCode`` is a secret and never
+  read) and Dahua
   ``configManager.cgi?action=getConfig&name=T2UServer`` (the P2P / Easy4IP cloud:
   ``table.T2UServer.Enable``, some firmware ``table.T2UServer[0].Enable``).
 - Cellular modem (ISAPI only): ``GET /ISAPI/System/Network/
