@@ -187,7 +187,7 @@ class _OnvifProbe:
         return client
 
     async def close(self) -> None:
-        for c in (self.anon, self.authed):
+        for c in (self.authed, self.anon):  # anon last: it owns the shared connection pool
             if c is not None:
                 await c.close()
 
@@ -241,7 +241,9 @@ class _OnvifProbe:
         self.login_tried = True
         outcome = "auth"
         for index, creds in enumerate(self.creds):
-            clients = await onvif_soap.device_clients(self.timeout, creds, self.dt_diff)
+            clients = await onvif_soap.device_clients(
+                self.timeout, creds, self.dt_diff, share_with=self.anon
+            )
             try:
                 result = await self._invoke(clients, service, op, kwargs)
             except CALL_ERRORS as exc:

@@ -12,7 +12,12 @@ uses) and assemble them per device with our own safety settings.
 Cost model (see the module docstring of ``probes.onvif`` for measurements): parsing
 devicemgmt.wsdl + media.wsdl takes about a second of CPU, so it happens once per
 process (:func:`prepare`); per device we only build cheap client objects around the
-shared documents.
+shared documents. Per call, what is the same for every camera is reused (issue 4,
+tests/bench/bench_onvif.py: 14 -> 10.5 ms of CPU per camera): request envelopes
+(:class:`TemplateOperationProxy`), WS-Security header layout (``onvif_wsse``), and a
+login borrows the anonymous session's keep-alive connections (``share_with``). Replies
+are still parsed by zeep, and every shortcut sends the bytes zeep would
+(tests/probes/test_onvif_cpu_paths.py).
 
 No zeep or lxml type leaves this module: :func:`plain` turns replies into JSON data.
 """
@@ -20,15 +25,17 @@ No zeep or lxml type leaves this module: :func:`plain` turns replies into JSON d
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import decimal
+import itertools
+import logging
 import weakref
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import zeep.exceptions
-import zeep.helpers
 from lxml import etree
 from onvif import client as onvif_client
 from onvif.client import UsernameDigestTokenDtDiff, ZeepAsyncClient
@@ -37,8 +44,11 @@ from onvif.zeep_aiohttp import AIOHTTPTransport
 from zeep.proxy import AsyncOperationProxy, AsyncServiceProxy, OperationProxy
 from zeep.settings import Settings
 from zeep.wsdl import Document
+from zeep.wsdl.utils import etree_to_string
+from zeep.xsd.valueobjects import CompoundValue
 
 from auditor.errors import ProbeError
+from probes import onvif_wsse
 
 MAX_REPLY_BYTES = 256 * 1024  # a 32-channel NVR's GetProfiles fits; a hostile flood does not
 MAX_STR = 512
@@ -64,6 +74,7 @@ DEVICE_SETTINGS = Settings(
 
 _WSDL_DIR = Path(onvif_client.__file__).parent / "wsdl"
 USED_SERVICES = ("devicemgmt", "media")
+_ZEEP_TRANSPORT_LOG = logging.getLogger("zeep.transports")  # zeep Transport's own
 
 _documents: dict[str, Document] = {}
 # One lock per event loop: onvif's own cache has no lock, so 250 devices starting
@@ -105,8 +116,42 @@ class HttpAuthRequired(ProbeError):
         self.challenge = clip(challenge) if challenge else None
 
 
+class SoapReply:
+    """What zeep's ``process_reply`` reads of an HTTP reply, without a requests.Response.
+
+    onvif's transport converts every aiohttp reply into a ``requests.Response`` (cookie
+    jar, policy and lock included) only for zeep to read these four fields.
+    """
+
+    __slots__ = ("content", "encoding", "headers", "status_code")
+
+    def __init__(self, response: aiohttp.ClientResponse, content: bytes) -> None:
+        self.status_code = response.status
+        self.content = content
+        # zeep reads Content-Type only (multipart or not). requests' header dict kept the
+        # last of repeated headers; so does this.
+        types = response.headers.getall("Content-Type", ())
+        self.headers = {"Content-Type": types[-1]} if types else {}
+        self.encoding = response.charset
+
+
 class CappedTransport(AIOHTTPTransport):
     """onvif's aiohttp transport with a reply size cap and a DTD refusal."""
+
+    def __init__(self, session: aiohttp.ClientSession, verify_ssl: bool = False) -> None:
+        # Deliberately not super().__init__: zeep's Transport.__init__ builds a
+        # requests.Session (adapters, cookie jar, locks) that AIOHTTPTransport at once
+        # replaces with the aiohttp session; up to three transports per camera. These
+        # are the attributes the two constructors leave (a test compares them).
+        self.cache = None
+        self.load_timeout = session.timeout.total
+        self.operation_timeout = session.timeout.sock_read
+        self.logger = _ZEEP_TRANSPORT_LOG
+        self._close_session = False  # never close the session we were given
+        self.session = session
+        self.verify_ssl = verify_ssl
+        self.proxy = None
+        self._client_timeout = session.timeout
 
     async def _post_internal(
         self, address: str, message: str | bytes, headers: dict[str, str]
@@ -146,20 +191,40 @@ class CappedTransport(AIOHTTPTransport):
             raise ProbeError("reply carries a DTD (refused: SOAP forbids it)")
         return response, content
 
+    async def post_message(self, address: str, message: bytes, headers: dict[str, str]) -> Any:
+        """``post_xml`` for a message already serialized (zeep's reply object back)."""
+        response, content = await self._post_internal(address, message, headers)
+        return SoapReply(response, content)
+
+    async def post_xml(
+        self, address: str, envelope: etree._Element, headers: dict[str, str]
+    ) -> Any:
+        return await self.post_message(address, etree_to_string(envelope), headers)
+
 
 def open_session(
-    timeout: float, credentials: tuple[str, str] | None = None
+    timeout: float,
+    credentials: tuple[str, str] | None = None,
+    connector: aiohttp.BaseConnector | None = None,
 ) -> aiohttp.ClientSession:
-    """Return a session for one device; HTTP Digest is answered only with credentials."""
+    """Return a session for one device; HTTP Digest is answered only with credentials.
+
+    With ``connector`` (another session's, for the same device) the session borrows
+    that connection pool instead of opening its own and leaves closing it to its owner.
+    """
     middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
     if credentials is not None:
         # Some cameras (Axis, newer Hikvision) want HTTP Digest instead of, or on
         # top of, WS-Security. The middleware only reacts to a 401 challenge.
         middlewares = (aiohttp.DigestAuthMiddleware(*credentials),)
-    return aiohttp.ClientSession(
+    owner = connector is None
+    if connector is None:
         # Cameras serve self-signed certificates; identification must still work, and
         # no password crosses the wire in clear (WS-Security and HTTP Digest hash it).
-        connector=aiohttp.TCPConnector(limit=SESSION_CONNECTIONS, ssl=False),
+        connector = aiohttp.TCPConnector(limit=SESSION_CONNECTIONS, ssl=False)
+    return aiohttp.ClientSession(
+        connector=connector,
+        connector_owner=owner,
         timeout=aiohttp.ClientTimeout(total=timeout, connect=timeout, sock_read=timeout),
         middlewares=middlewares,
         trust_env=False,  # never route camera traffic through an environment proxy
@@ -178,8 +243,100 @@ class _LazyOperations(dict[str, OperationProxy]):
             self.proxy._binding.get(name)  # zeep's own lookup: ValueError if unknown
         except ValueError:
             raise KeyError(name) from None  # ServiceProxy turns it into AttributeError
-        op = self[name] = AsyncOperationProxy(self.proxy, name)
+        op = self[name] = TemplateOperationProxy(self.proxy, name)
         return op
+
+
+# Request envelopes by (binding, operation, arguments), before WS-Security is added.
+# The probe sends the same dozen requests to every camera (tokens aside), and zeep
+# would build each one again from the schema: a tenth of the probe's CPU on the
+# 250-camera lab. Bounded: device-chosen tokens (profiles, interfaces) are part of
+# the key, and a hostile device could name endlessly many; past the bound requests
+# are built as before, only not kept.
+MAX_TEMPLATES = 512
+_templates: dict[tuple[Any, ...], tuple[etree._Element, bytes, dict[str, str]]] = {}
+# The same requests with a WS-Security header laid out for one username (onvif_wsse).
+_signers: dict[tuple[Any, ...], onvif_wsse.DigestSigner] = {}
+_KEY_SCALARS = (str, bool, int, type(None))
+
+
+def _template_key(binding: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Return a cache key, or None when an argument is not plain data (built each time)."""
+
+    def plain_data(value: Any) -> bool:
+        if isinstance(value, _KEY_SCALARS):
+            return True
+        if type(value) is dict:
+            return all(type(k) is str and plain_data(v) for k, v in value.items())
+        if type(value) is list:
+            return all(plain_data(v) for v in value)
+        return False
+
+    if not (plain_data(list(args)) and plain_data(kwargs)):
+        return None
+    # repr tells True from "True" and 1 from "1", as the rendered XML would not
+    return (binding, op, repr(args), repr(kwargs))
+
+
+class TemplateOperationProxy(AsyncOperationProxy):
+    """zeep's async operation call with the request envelope built once per arguments.
+
+    The steps are those of ``SoapBinding.send_async`` (serialize, HTTP headers,
+    WS-Security, post, ``process_reply``), in the same order with the same objects;
+    only the schema rendering of the body is reused, as a deep copy that WS-Security
+    then signs afresh (new nonce and Created each call). Anything this does not cover
+    (WS-Addressing, plugins, SOAP headers, raw replies, another transport) takes
+    zeep's own path.
+    """
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        proxy = self._proxy
+        client = proxy._client
+        binding = proxy._binding
+        transport = client.transport
+        operation = binding.get(self._op_name)
+        if (
+            not isinstance(transport, CappedTransport)
+            or "_soapheaders" in kwargs
+            or client._default_soapheaders
+            or client.plugins
+            or client.settings.raw_response
+            or client.settings.extra_http_headers
+            or operation.abstract.wsa_action
+        ):
+            return await super().__call__(*args, **kwargs)
+        key = _template_key(binding, self._op_name, args, kwargs)
+        cached = _templates.get(key) if key is not None else None
+        if cached is None:
+            serialized = operation.create(*args, **kwargs)
+            binding._set_http_headers(serialized, operation)
+            cached = (serialized.content, etree_to_string(serialized.content), serialized.headers)
+            if key is not None and len(_templates) < MAX_TEMPLATES:
+                _templates[key] = cached
+        template, message, headers = cached
+        headers = dict(headers)
+        token = client.wsse
+        if token is not None:
+            signer = None
+            if key is not None and onvif_wsse.can_sign(token):
+                signer_key = (key, token.username, token.zulu_timestamp)
+                signer = _signers.get(signer_key)
+                if signer is None:
+                    signer = onvif_wsse.DigestSigner(template, token)
+                    if len(_signers) < MAX_TEMPLATES:
+                        _signers[signer_key] = signer
+            if signer is not None:
+                envelope = signer.sign(token)
+            else:
+                envelope = copy.deepcopy(template)  # WS-Security writes into the envelope
+                for each in token if isinstance(token, list) else [token]:
+                    envelope, headers = each.apply(envelope, headers)
+            message = etree_to_string(envelope)
+        # transport.post_message, inlined: one coroutine less per call
+        response, content = await transport._post_internal(
+            proxy._binding_options["address"], message, headers
+        )
+        return binding.process_reply(client, operation, SoapReply(response, content))
 
 
 class LazyServiceProxy(AsyncServiceProxy):
@@ -238,10 +395,22 @@ class DeviceClients:
 
 
 async def device_clients(
-    timeout: float, credentials: tuple[str, str] | None, dt_diff: dt.timedelta | None
+    timeout: float,
+    credentials: tuple[str, str] | None,
+    dt_diff: dt.timedelta | None,
+    share_with: DeviceClients | None = None,
 ) -> DeviceClients:
+    """Return clients for one device and identity.
+
+    ``share_with`` (the same device's anonymous clients) lends its connection pool: a
+    login then reuses the keep-alive connections the anonymous calls opened instead of
+    connecting again (HTTP auth is per request: WS-Security in the body, HTTP Digest
+    in a header, nothing bound to a connection). ``share_with`` must outlive these
+    clients: it owns and closes the pool.
+    """
     await prepare()
-    return DeviceClients(open_session(timeout, credentials), credentials, dt_diff)
+    connector = share_with.session.connector if share_with is not None else None
+    return DeviceClients(open_session(timeout, credentials, connector), credentials, dt_diff)
 
 
 # --- outcome classification -------------------------------------------------------
@@ -307,41 +476,76 @@ def clip(text: str, limit: int = MAX_STR) -> str:
 
 
 def plain(obj: Any, depth: int = 0) -> Any:
-    """Return ``obj`` (a zeep reply) as JSON data; unknown types become short strings."""
-    if depth == 0:
-        obj = zeep.helpers.serialize_object(obj, target_cls=dict)
+    """Return ``obj`` (a zeep reply) as JSON data; unknown types become short strings.
+
+    One walk over zeep's objects: the result is what ``plain`` of
+    ``zeep.helpers.serialize_object(obj, dict)`` gave, without building that copy first
+    (on the 250-camera lab the copy was a third of this conversion's CPU).
+    """
+    return _plain(obj, depth, True)
+
+
+def _plain(obj: Any, depth: int, unpack: bool) -> Any:
+    """``unpack``: zeep objects here are still unpacked as ``serialize_object`` would
+    (it descends into lists, dicts and CompoundValues only, never into tuples).
+
+    Types are tested on ``type(obj)``: ``isinstance`` on a CompoundValue that is not an
+    instance falls back to its Python-level ``__getattribute__`` for ``__class__``, a
+    dozen slow calls per node. The exact-type shortcuts come first (the common cases),
+    then the checks in the order a value was always classified.
+    """
     if depth > 24:
         return None
-    if obj is None or isinstance(obj, bool | int | float):
+    kind = type(obj)
+    if kind is str:
+        return obj if len(obj) <= MAX_STR else obj[:MAX_STR]
+    if obj is None or kind is bool or kind is int or kind is float:
         return obj
-    if isinstance(obj, str):
+    if kind is dict or (unpack and issubclass(kind, CompoundValue)):
+        # CompoundValue's own __getattribute__ is Python code: read __values__ past it
+        values = obj if kind is dict else _object_attr(obj, "__values__")
+        return _mapping(values, depth, unpack)
+    if kind is list:
+        return [_plain(v, depth + 1, unpack) for v in obj[:64]]
+    if issubclass(kind, bool | int | float):
+        return obj
+    if issubclass(kind, str):
         return clip(str(obj))
-    if isinstance(obj, decimal.Decimal):
+    if issubclass(kind, decimal.Decimal):
         return float(obj)
-    if isinstance(obj, dt.datetime | dt.date | dt.time):
+    if issubclass(kind, dt.datetime | dt.date | dt.time):
         return obj.isoformat()
-    if isinstance(obj, dt.timedelta):
+    if issubclass(kind, dt.timedelta):
         return obj.total_seconds()
-    if isinstance(obj, bytes):
+    if issubclass(kind, bytes):
         return obj[:256].hex()
-    if isinstance(obj, dict):
-        # "_value_1" holds xs:any content as raw lxml elements: zeep puts schema
-        # elements there when a vendor's extension order confuses it (Hikvision's
-        # NetworkInterface Extension/InterfaceType lands there), so keep it as "_any".
-        out: dict[str, Any] = {}
-        for k, v in list(obj.items())[:64]:
-            key = "_any" if k == "_value_1" else str(k)
-            if key.startswith("_") and key != "_any":
-                continue  # _attr_1 and other zeep internals
-            out[key] = plain(v, depth + 1)
-        return out
-    if isinstance(obj, list | tuple):
-        return [plain(v, depth + 1) for v in obj[:64]]
-    if isinstance(obj, etree._Element):
+    if issubclass(kind, dict):
+        return _mapping(obj, depth, unpack)
+    if issubclass(kind, list):
+        return [_plain(v, depth + 1, unpack) for v in obj[:64]]
+    if issubclass(kind, tuple):
+        return [_plain(v, depth + 1, False) for v in obj[:64]]
+    if issubclass(kind, etree._Element):
         return _element(obj, depth)
-    if isinstance(obj, etree.QName):  # xs:QName values, e.g. an analytics rule's Type
+    if issubclass(kind, etree.QName):  # xs:QName values, e.g. an analytics rule's Type
         return _qname(obj)
     return None  # foreign objects carry nothing we report
+
+
+_object_attr = object.__getattribute__
+
+
+def _mapping(values: Any, depth: int, unpack: bool) -> dict[str, Any]:
+    # "_value_1" holds xs:any content as raw lxml elements: zeep puts schema
+    # elements there when a vendor's extension order confuses it (Hikvision's
+    # NetworkInterface Extension/InterfaceType lands there), so keep it as "_any".
+    out: dict[str, Any] = {}
+    for k, v in itertools.islice(values.items(), 64):
+        key = "_any" if k == "_value_1" else k if type(k) is str else str(k)
+        if key.startswith("_") and key != "_any":
+            continue  # _attr_1 and other zeep internals
+        out[key] = _plain(v, depth + 1, unpack)
+    return out
 
 
 ONVIF_SCHEMA_NS = "http://www.onvif.org/ver10/schema"
