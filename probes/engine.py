@@ -66,6 +66,9 @@ class ScanOptions:
     # round trips, started late, would set the length of the whole scan.
     identify_reserve: int = 32
     deadline: float | None = None  # whole-scan limit; unfinished jobs become errors
+    # host discovery only (nmap -sn): ARP on-link, TCP ping off-link; no WS-Discovery,
+    # no port scan, no identification
+    discover_only: bool = False
     arp: bool = True
     ping: bool = True  # host discovery first; False scans every target's ports (nmap -Pn)
     multicast: bool = True
@@ -325,8 +328,9 @@ async def run_scan(
     host_set = set(host_list)
     obs: list[Observation] = []
     dcount = _Counter("discover", len(host_list), progress)
-    pcount = _Counter("ports", 0, progress)
-    icount = _Counter("identify", 0, progress)
+    later_stages = None if opts.discover_only else progress  # discovery only: one stage
+    pcount = _Counter("ports", 0, later_stages)
+    icount = _Counter("identify", 0, later_stages)
     connect_pool = portscan.ConnectPool(portscan.max_concurrency(opts.concurrency))
     admission = Admission(max(1, opts.identify_concurrency), max(0, opts.identify_reserve))
     wsd_done = asyncio.Event()
@@ -456,6 +460,8 @@ async def run_scan(
     confirmations: asyncio.Queue[str] | None = asyncio.Queue() if opts.ping and on_link else None
 
     def alive(ip: str) -> None:
+        if opts.discover_only:
+            return  # ARP replies and ping answers are the observations
         if ip in host_set and ip not in pipelines:
             pipelines[ip] = asyncio.create_task(pipeline(ip))
             if confirmations is not None:
@@ -501,6 +507,8 @@ async def run_scan(
             dcount.tick()
             if r.alive:
                 alive(r.ip)
+                if opts.discover_only:  # no port scan follows: the answer is the record
+                    obs.extend(portscan.to_observations([r], len(PING_PORTS)))
 
         await portscan.scan(
             targets,
@@ -540,8 +548,8 @@ async def run_scan(
         await off_link
 
     async def discover_and_identify() -> None:
-        steps: list[Awaitable[Any]] = [do_wsd()]
-        if opts.ping:
+        steps: list[Awaitable[Any]] = [] if opts.discover_only else [do_wsd()]
+        if opts.ping or opts.discover_only:
             steps.append(do_arp_and_ping())
         else:
             for h in host_list:

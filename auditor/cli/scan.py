@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from auditor.errors import CamauditError, TargetError
+from auditor.errors import CamauditError, ConfigError, TargetError
 from auditor.model import ScanResult, Severity
 from auditor.targets import DEFAULT_MAX_HOSTS, Targets, parse_targets
 
@@ -239,6 +239,7 @@ def build_options(
     frame: bool,
     all_frames: bool = False,
     ping: bool = True,
+    discover_only: bool = False,
     onvif: bool,
     credentials: Path | None,
     warn: Callable[[str], None],
@@ -257,6 +258,7 @@ def build_options(
         "decode_frame": frame,
         "decode_all_frames": all_frames,
         "ping": ping,
+        "discover_only": discover_only,
         "check_default_creds": check_default_creds,
         "onvif": onvif,
     }
@@ -373,6 +375,12 @@ def register(app: typer.Typer) -> None:
             "--ping/--no-ping",
             help="Find live hosts first (ARP, TCP ping, WS-Discovery); --no-ping: every address.",
         ),
+        discover_only: bool = typer.Option(
+            False,
+            "--discover-only",
+            help="Only list live hosts, like nmap -sn: ARP on the local segment, TCP ping "
+            "beyond it; no WS-Discovery, port scan or identification.",
+        ),
         onvif: bool = typer.Option(True, "--onvif/--no-onvif", help="Query ONVIF device services."),
         max_hosts: int = typer.Option(
             DEFAULT_MAX_HOSTS, "--max-hosts", help="Refuse larger target sets."
@@ -390,6 +398,8 @@ def register(app: typer.Typer) -> None:
             err.print("[red]error:[/] --server needs a probe token: --token or $CAMAUDIT_TOKEN")
             raise typer.Exit(2)
         try:
+            if discover_only and not ping:
+                raise ConfigError("--discover-only finds live hosts: it cannot be --no-ping")
             tgt = parse_targets(targets or [], max_hosts=max_hosts)
             policy = None
             if policy_file is not None:
@@ -406,6 +416,7 @@ def register(app: typer.Typer) -> None:
                 frame=frame,
                 all_frames=all_frames,
                 ping=ping,
+                discover_only=discover_only,
                 onvif=onvif,
                 credentials=credentials,
                 warn=lambda m: err.print(f"[yellow]warning:[/] {m}"),

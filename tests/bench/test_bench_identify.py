@@ -84,6 +84,15 @@ def test_bench_identification(bench_lab: dict[str, Any], bench: Any) -> None:
             "camaudit_scan": cam,
             "score": score,
         }
+        # host discovery alone, like for like: the local /22 (ARP), as arp-scan and nmap -sn
+        disc_json = out / "discover.json"
+        disc = timed(
+            [sys.executable, "-m", "auditor.cli", "scan", bench_lab["subnet"],
+             "--discover-only", "--quiet", "--json", str(disc_json)]
+        )  # fmt: skip
+        assert disc["rc"] == 0, disc["stderr"]
+        disc["hosts_found"] = len(json.loads(disc_json.read_text())["devices"])
+        res["camaudit_discover_only"] = disc
         if shutil.which("arp-scan"):
             res["arp_scan"] = timed(
                 ["arp-scan", "--interface", "camlab0", "--quiet", bench_lab["subnet"]]
@@ -91,12 +100,18 @@ def test_bench_identification(bench_lab: dict[str, Any], bench: Any) -> None:
             res["arp_scan"]["hosts_found"] = len(
                 {ln.split()[0] for ln in res["arp_scan"]["stdout"].splitlines() if ln[:1].isdigit()}
             )
+            res["ratio_arp_scan_over_camaudit_discovery"] = round(
+                res["arp_scan"]["wall_s"] / disc["wall_s"], 2
+            )
         if shutil.which("nmap"):
             res["nmap_sn_local"] = timed(
                 ["nmap", "-sn", "-n", "-e", "camlab0", bench_lab["subnet"]]
             )
             res["nmap_sn_local"]["hosts_found"] = res["nmap_sn_local"]["stdout"].count(
                 "Nmap scan report for"
+            )
+            res["ratio_nmap_sn_over_camaudit_discovery"] = round(
+                res["nmap_sn_local"]["wall_s"] / disc["wall_s"], 2
             )
             hosts = out / "hosts.txt"
             hosts.write_text("\n".join(live))

@@ -45,3 +45,9 @@ def test_help_teaches() -> None:
     r = runner.invoke(app, ["scan", "--help"])
     assert r.exit_code == 0
     assert "--fail-on" in r.output and "Examples" in r.output
+
+
+def test_discover_only_needs_discovery() -> None:
+    r = runner.invoke(app, ["scan", "127.0.0.1", "--discover-only", "--no-ping"])
+    assert r.exit_code == 2
+    assert "--discover-only" in r.output and "--no-ping" in r.output

@@ -92,6 +92,32 @@ async def test_scan_identifies_and_survives_bad_devices() -> None:
     assert last["ports"][1] == 10  # every loopback address answers the ping: all scanned
 
 
+async def test_discover_only_lists_live_hosts_and_asks_nothing_else() -> None:
+    """`camaudit scan --discover-only` (nmap -sn): the ping answer is the record; no
+    WS-Discovery probe, no port scan, no identification request reaches a device."""
+    web = await Device("127.0.2.100", 80, default=fixture("http", f"{DAHUA}-root.txt")).start()
+    wsd_t, wsd = await wsd_device("127.0.2.100", WSD_PORT, fixture("wsdiscovery", f"{HIK}.xml"))
+    calls: list[tuple[str, int, int]] = []
+    opts = engine.ScanOptions(
+        interfaces=[LO], wsd_port=WSD_PORT, discover_only=True, discovery_timeout=0.5
+    )
+    try:
+        obs = await engine.run_scan(
+            ["127.0.2.100", "127.0.2.101"], [ipaddress.IPv4Network("127.0.2.96/28")],
+            opts, lambda s, d, t: calls.append((s, d, t)),
+        )  # fmt: skip
+    finally:
+        wsd_t.close()
+        await web.stop()
+    assert {o.probe for o in obs} == {"portscan"}  # loopback: both answer (open or RST)
+    assert {o.ip for o in obs} == {"127.0.2.100", "127.0.2.101"}
+    live = next(o for o in obs if o.ip == "127.0.2.100")
+    assert live.data["tcp_open"] == [80] and live.data["scanned"] == len(engine.PING_PORTS)
+    assert wsd.probes == []  # WS-Discovery was not asked
+    assert not any(web.requests)  # nor was the web server (the ping only connects)
+    assert {s for s, _d, _t in calls} == {"discover"}
+
+
 async def test_deadline_bounds_the_whole_scan() -> None:
     slow = await Device("127.0.2.80", 8080, mode="slow").start()
     opts = engine.ScanOptions(
