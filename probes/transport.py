@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import ssl
 import warnings
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,18 @@ def clip(value: object, cap: int = STR_CAP) -> str:
 
 def clip_opt(value: object | None, cap: int = STR_CAP) -> str | None:
     return None if value is None else clip(value, cap)
+
+
+def grow_rcvbuf(sock: socket.socket, size: int) -> None:
+    """Ask for ``size`` bytes of receive buffer, past net.core.rmem_max when privileged."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except PermissionError:  # no CAP_NET_ADMIN: the sysctl's ceiling applies
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 async def open_tcp(

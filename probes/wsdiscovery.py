@@ -37,7 +37,7 @@ from defusedxml import DefusedXmlException
 from auditor.errors import ParseError
 from auditor.model import Observation
 from probes.netinfo import Interface, require_facing
-from probes.transport import STR_CAP, clip
+from probes.transport import STR_CAP, clip, grow_rcvbuf
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +183,6 @@ MAX_READS_PER_WAKEUP = 512
 MAX_HANDLED_PER_TURN = 64
 
 
-def _grow_rcvbuf(sock: socket.socket, size: int) -> None:
-    """Ask for ``size`` bytes of receive buffer, past net.core.rmem_max when privileged."""
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
-    if force is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, force, size)
-            return
-        except PermissionError:  # no CAP_NET_ADMIN: the sysctl's ceiling applies
-            pass
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-
-
 class _UdpSocket:
     """A non-blocking UDP socket on the loop that reads every queued datagram per wake-up.
 
@@ -300,7 +288,7 @@ async def discover(
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
-    _grow_rcvbuf(sock, RCVBUF_BYTES)
+    grow_rcvbuf(sock, RCVBUF_BYTES)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
     sock.bind((bind, 0))

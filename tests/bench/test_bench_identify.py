@@ -61,27 +61,27 @@ def test_bench_identification(bench_lab: dict[str, Any], bench: Any) -> None:
     creds.write_text(f'[[credential]]\nusername = "admin"\npassword = "{LAB_PASSWORD}"\n')
     creds.chmod(0o600)
     try:
-        cam = timed(
-            [
-                sys.executable,
-                "-m",
-                "auditor.cli",
-                "scan",
-                *targets,
-                "--quiet",
-                "--json",
-                str(out / "scan.json"),
-                "--credentials",
-                str(creds),
-            ]
-        )
-        assert cam["rc"] == 0, cam["stderr"]
+        # three runs, the median reported (all three recorded): one run on a shared
+        # 2-core machine varies by +-0.5 s
+        cmd = [sys.executable, "-m", "auditor.cli", "scan", *targets, "--quiet",
+               "--json", str(out / "scan.json"), "--credentials", str(creds)]  # fmt: skip
+        runs = [timed(cmd) for _ in range(3)]
+        for run in runs:
+            assert run["rc"] == 0, run["stderr"]
+        cam = sorted(runs, key=lambda r: r["wall_s"])[1]
+        cam["walls_s"] = [r["wall_s"] for r in runs]
+        cam["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
         scan = json.loads((out / "scan.json").read_text())
         score = _score(bench_lab["devices"], scan["devices"])
+        # the same scan without the operator's password: no logins, no vendor APIs
+        no_creds = timed(cmd[: cmd.index("--credentials")])
+        assert no_creds["rc"] == 0, no_creds["stderr"]
         res: dict[str, Any] = {
             "lab_devices": len(live),
             "lab_up_s": bench_lab["lab_up_s"],
+            "lab_settle_s": bench_lab["lab_settle_s"],
             "camaudit_scan": cam,
+            "camaudit_scan_without_credentials": no_creds,
             "score": score,
         }
         # host discovery alone, like for like: the local /22 (ARP), as arp-scan and nmap -sn

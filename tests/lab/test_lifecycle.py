@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import typer
@@ -27,6 +28,22 @@ def test_down_removes_everything() -> None:
     assert not control._run_dir().exists()
     assert control.down() == []  # idempotent
     assert control.status()["up"] is False
+
+
+def test_arp_table_ceiling_is_raised_while_up_and_put_back() -> None:
+    """The kernel's ARP table is shared by every namespace: a 250-camera lab needs more
+    than its default 1024 entries (cameras stopped answering ARP), so the lab raises the
+    ceiling while it is up and leaves the host as it found it."""
+    path = Path(topology.NEIGH_SYSCTL.format("gc_thresh3"))
+    before = int(path.read_text())
+    control.up_devices(synthetic_devices(2), seed=1)
+    try:
+        assert int(path.read_text()) >= topology.NEIGH_KEYS["gc_thresh3"]
+    finally:
+        removed = control.down()
+    assert int(path.read_text()) == before
+    if before < topology.NEIGH_KEYS["gc_thresh3"]:
+        assert f"sysctl neigh gc_thresh3={before}" in removed
 
 
 def test_down_after_daemon_killed() -> None:

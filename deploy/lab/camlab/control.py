@@ -114,6 +114,7 @@ def up_devices(
     topology.check_plan(devices)
     try:
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        topology.raise_neigh_limits(run_dir)
         facts = topology.build(devices)
         state = {
             "version": camlab.__version__,
@@ -274,6 +275,7 @@ def down() -> list[str]:
         if DAEMON_MODULE in _cmdline(pid) and _stop(pid):
             removed.append(f"daemon {pid}")
     removed += topology.destroy()
+    removed += topology.restore_neigh_limits(run_dir)
     if run_dir.exists():
         shutil.rmtree(run_dir, ignore_errors=True)
         removed.append(f"dir {run_dir}")

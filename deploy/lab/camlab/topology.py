@@ -8,11 +8,14 @@ devices take about a second. The layout is the one drawn in ``camlab.spec``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 from typing import Any
 
 from camlab import mirror, netns
@@ -195,6 +198,51 @@ def build(devices: Sequence[LabDevice]) -> dict[str, Any]:
         "veths": {dev.name: veth_name(i) for i, dev in enumerate(devices, start=1)},
         "build_s": round(t2 - t0, 3),
     }
+
+
+#: The kernel's ARP table is one for all network namespaces, and its default ceiling
+#: (gc_thresh3 = 1024 entries) is below what a 250-camera lab needs: every camera keeps
+#: entries for its gateway and peers, the router one per address a scan pings on the
+#: routed /24, the host one per live camera. Past the ceiling the kernel logs "neighbor
+#: table overflow" and a camera can no longer answer ARP (it cannot record the asker):
+#: the scanner then misses it. The lab raises the ceilings while it is up, never lowers
+#: them, and puts back what it found when it goes down.
+NEIGH_KEYS = {"gc_thresh1": 1024, "gc_thresh2": 4096, "gc_thresh3": 8192}
+NEIGH_SYSCTL = "/proc/sys/net/ipv4/neigh/default/{}"
+NEIGH_SAVED = "neigh-limits.json"
+
+
+def raise_neigh_limits(run_dir: Path) -> dict[str, int]:
+    """Raise the host's ARP table ceilings to :data:`NEIGH_KEYS` (only upwards); the
+    values found are saved in ``run_dir`` for :func:`restore_neigh_limits`."""
+    saved: dict[str, int] = {}
+    for key, want in NEIGH_KEYS.items():
+        path = Path(NEIGH_SYSCTL.format(key))
+        try:
+            now = int(path.read_text().strip())
+            if now < want:
+                path.write_text(f"{want}\n")
+                saved[key] = now
+        except (OSError, ValueError) as exc:  # no such sysctl (not Linux?) or read-only
+            log.warning("cannot raise %s: %s", path, exc)
+    if saved:
+        (run_dir / NEIGH_SAVED).write_text(json.dumps(saved), encoding="utf-8")
+    return saved
+
+
+def restore_neigh_limits(run_dir: Path) -> list[str]:
+    """Put back the ARP table ceilings :func:`raise_neigh_limits` changed."""
+    try:
+        saved = json.loads((run_dir / NEIGH_SAVED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    done = []
+    for key, value in saved.items():
+        if key in NEIGH_KEYS and isinstance(value, int):
+            with contextlib.suppress(OSError):
+                Path(NEIGH_SYSCTL.format(key)).write_text(f"{value}\n")
+                done.append(f"sysctl neigh {key}={value}")
+    return done
 
 
 def destroy() -> list[str]:
