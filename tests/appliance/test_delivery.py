@@ -35,6 +35,13 @@ class Clock:
         return self.t
 
 
+def _due_once_spec() -> str:
+    """A daily spec whose fire time was an hour ago: due now and not again for 23 hours.
+    (@hourly fired a second job when a run crossed the top of the hour.)"""
+    t = time.gmtime(time.time() - 3600)
+    return f"{t.tm_min} {t.tm_hour} * * *"
+
+
 def _config(tmp_path: Path, server: str | None, token: str | None, **extra: Any) -> ProbeConfig:
     lines = [
         'name = "pi-north"',
@@ -178,7 +185,7 @@ def _schedule(server: LiveServer, name: str, targets: list[str], options: dict[s
     with Session(engine) as s:
         site = probe_by_name(s, server.probe).site_id
         data = ScheduleCreate(
-            name=name, spec="@hourly", targets=targets, options=options, site_id=site
+            name=name, spec=_due_once_spec(), targets=targets, options=options, site_id=site
         )
         # Created "two hours ago", so it is due now.
         create_schedule(s, data, "test", now=time.time() - 7200)

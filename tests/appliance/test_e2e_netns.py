@@ -62,6 +62,13 @@ CAMERA = textwrap.dedent(
 )
 
 
+def _due_once_spec() -> str:
+    """A daily spec whose fire time was an hour ago: due now and not again for 23 hours.
+    (@hourly fired a second job when a run crossed the top of the hour.)"""
+    t = time.gmtime(time.time() - 3600)
+    return f"{t.tm_min} {t.tm_hour} * * *"
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
@@ -178,7 +185,11 @@ def test_server_killed_mid_ingest_every_result_arrives_once(
         create_schedule(
             s,
             ScheduleCreate(
-                name="nightly", spec="@hourly", targets=["127.0.0.1"], options=opts, site_id=1
+                name="nightly",
+                spec=_due_once_spec(),
+                targets=["127.0.0.1"],
+                options=opts,
+                site_id=1,
             ),
             "test",
             now=time.time() - 7200,  # due now
