@@ -35,6 +35,8 @@ def test_arp_table_ceiling_is_raised_while_up_and_put_back() -> None:
     than its default 1024 entries (cameras stopped answering ARP), so the lab raises the
     ceiling while it is up and leaves the host as it found it."""
     path = Path(topology.NEIGH_SYSCTL.format("gc_thresh3"))
+    if not os.access(path, os.W_OK):  # a container's own netns: the host's table is not ours
+        pytest.skip(f"{path} is not writable here")
     before = int(path.read_text())
     control.up_devices(synthetic_devices(2), seed=1)
     try:
