@@ -36,9 +36,6 @@ class Admission:
     def waiting(self) -> int:
         return len(self._waiting)
 
-    def is_slow(self, ip: str) -> bool:
-        return ip in self._slow
-
     async def acquire(self, ip: str) -> bool:
         """Wait for a slot for ``ip``; True when it is one of the reserved slots."""
         if ip in self._waiting:
